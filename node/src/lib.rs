@@ -1,0 +1,14 @@
+//! The Passcom airline peer, without I/O: its state machine, durable store and purchase engine.
+//!
+//! - [`machine`]: [`Node`], the sans-IO state machine. `handle_batch(inputs, now) -> outputs`;
+//!   it reads no clock and opens no socket, so libp2p and the simulator drive the same code.
+//! - [`model`]: events, tickets, wire messages, inputs, outputs and refusals.
+//! - [`store`]: the redb database: tables, group commit, format version.
+
+pub mod machine;
+pub mod model;
+pub mod store;
+
+pub use machine::{Config, Node, OpenError, SeatStatus};
+pub use model::*;
+pub use store::{Operation, PendingOp, Store, StoreError};

@@ -1,0 +1,1290 @@
+//! The airline peer's state machine: inputs in, outputs out, no clock, no socket.
+//!
+//! # Calling order
+//! 1. [`Node::open`] reads the store and returns the outputs that resume unfinished work
+//!    (timers of pending purchases and holds, the first [`Timer::Tick`]).
+//! 2. [`Node::handle_batch`] takes every input that arrived together and the current time.
+//!    Its changes are committed to redb in ONE write transaction (group commit) before any
+//!    output is returned, so nothing is sent that a crash could take back.
+//! 3. The driver performs the outputs in order: sends, broadcasts, timers, replies.
+//!
+//! Getters (`token`, `tickets`, `seat_counts`, …) read the in-memory state, which always equals
+//! what is committed.
+//!
+//! # How a purchase proceeds
+//! For every leg the node needs a token it holds. Missing ones are asked for with
+//! [`Message::SeatRequest`] and the purchase is recorded as pending with a deadline. Once every
+//! leg's token is here, all legs are written `Sold` in the same transaction as the ticket and
+//! the purchase record, so a multi-leg itinerary is all-or-nothing and a retry under the same
+//! idempotency key finds the ticket.
+
+use crate::model::*;
+use crate::store::{Batch, Operation, OutboxEntry, PendingOp, Store, StoreError};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use passcom_crdt::{
+    AirlineId, Catalog, Flight, FlightId, Millis, SeatId, TicketId, Token, TokenState, Transition, VectorClock,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Settings of one peer.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This peer's airline.
+    pub airline: AirlineId,
+    /// How long a purchase may wait for seats held elsewhere before it is refused (ms).
+    pub purchase_timeout_ms: i64,
+    /// Period of the anti-entropy tick: clock exchange, hold expiry, pool refill (ms).
+    pub tick_ms: i64,
+    /// A partner whose sellable seats of a flight fall below this asks for more.
+    pub refill_low_water: u32,
+    /// How many seats a refill asks for.
+    pub refill_batch: u32,
+    /// At most this many events go in one catch-up message.
+    pub max_events_per_sync: usize,
+    /// Bound of the queue of events that arrived before their predecessors.
+    pub max_deferred: usize,
+    /// The secret key that signs this peer's events (`None`: unsigned, for tests).
+    pub signing_key: Option<[u8; 32]>,
+    /// Whether remote events must carry a valid signature of their origin's key.
+    pub require_signatures: bool,
+    /// Verifying keys of the network's airlines known in advance. More can be learned with
+    /// [`Input::PeerKey`] unless `roster_closed`.
+    pub roster: BTreeMap<AirlineId, [u8; 32]>,
+    /// When set, only airlines of `roster` belong to the network: events of any other origin
+    /// are rejected rather than kept until its key is learned.
+    pub roster_closed: bool,
+}
+
+impl Config {
+    /// Defaults for `airline`: 3 s purchase deadline, 1 s tick, unsigned.
+    pub fn new(airline: impl Into<AirlineId>) -> Self {
+        Config {
+            airline: airline.into(),
+            purchase_timeout_ms: 3_000,
+            tick_ms: 1_000,
+            refill_low_water: 4,
+            refill_batch: 12,
+            max_events_per_sync: 512,
+            max_deferred: 10_000,
+            signing_key: None,
+            require_signatures: false,
+            roster: BTreeMap::new(),
+            roster_closed: false,
+        }
+    }
+}
+
+/// Where one seat is, for the seat map.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SeatStatus {
+    /// Sellable by this peer now.
+    Here,
+    /// Sellable by a partner.
+    Partner {
+        /// Who holds it.
+        holder: AirlineId,
+    },
+    /// Being handed over.
+    Moving {
+        /// From.
+        from: AirlineId,
+        /// To.
+        to: AirlineId,
+    },
+    /// In a cart.
+    Held {
+        /// Where.
+        holder: AirlineId,
+    },
+    /// Sold.
+    Sold,
+}
+
+/// What trying an operation found.
+enum Attempt {
+    /// Done: reply with this and record it.
+    Finished(Operation, Reply),
+    /// Some legs need seats from elsewhere: these requests would fetch them.
+    Waiting(Vec<(AirlineId, Message)>, FlightId),
+}
+
+/// The airline peer. See the module documentation for the calling order.
+pub struct Node {
+    cfg: Config,
+    store: Store,
+    signer: Option<SigningKey>,
+    roster: BTreeMap<AirlineId, VerifyingKey>,
+    catalog: Catalog,
+    tokens: BTreeMap<SeatId, Token>,
+    tickets: BTreeMap<TicketId, Ticket>,
+    clock: VectorClock,
+    operations: BTreeMap<String, Operation>,
+    holds: BTreeMap<String, Hold>,
+    outbox: BTreeMap<SeatId, OutboxEntry>,
+    reachable: BTreeSet<AirlineId>,
+    deferred: BTreeMap<(AirlineId, u64), Event>,
+    waiters: BTreeMap<String, Vec<RequestId>>,
+    requested: BTreeMap<(AirlineId, FlightId), Millis>,
+    // Scratch of the batch in progress.
+    batch: Batch,
+    local_tokens: Vec<TokenUpdate>,
+    local_tickets: Vec<Ticket>,
+    local_catalog: Vec<Vec<u8>>,
+    dirty_docs: BTreeSet<AirlineId>,
+    direct: BTreeSet<AirlineId>,
+    sync_asked: BTreeSet<AirlineId>,
+    out: Vec<Output>,
+    tickets_in_batch: u32,
+    tokens_arrived: bool,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("airline", &self.cfg.airline).field("clock", &self.clock).finish()
+    }
+}
+
+/// Why the node could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store failed or holds foreign data.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored catalog document does not load.
+    #[error("catalog of {airline} in {path} does not load ({why}); start from a new data folder to resync from peers")]
+    Catalog {
+        /// Whose document.
+        airline: AirlineId,
+        /// The database file.
+        path: String,
+        /// The error.
+        why: String,
+    },
+    /// The signing key or a roster key is not a valid ed25519 key.
+    #[error("invalid ed25519 key for {0}")]
+    Key(AirlineId),
+}
+
+const MAX_LEGS: usize = 6;
+const MAX_KEY_LEN: usize = 128;
+
+impl Node {
+    /// Opens the peer over `store` and resumes unfinished work as of `now`.
+    ///
+    /// Returns the node and the outputs to perform first (timers). Pending purchases whose
+    /// deadline passed while the peer was down are refused at the first tick.
+    ///
+    /// Errors: the store cannot be read, belongs to another airline, or a key is invalid.
+    pub fn open(cfg: Config, store: Store, now: Millis) -> Result<(Node, Vec<Output>), OpenError> {
+        let signer = cfg.signing_key.map(|k| SigningKey::from_bytes(&k));
+        let mut roster = BTreeMap::new();
+        for (airline, key) in &cfg.roster {
+            roster.insert(airline.clone(), VerifyingKey::from_bytes(key).map_err(|_| OpenError::Key(airline.clone()))?);
+        }
+        let mut node = Node {
+            cfg,
+            store,
+            signer,
+            roster,
+            catalog: Catalog::new(),
+            tokens: BTreeMap::new(),
+            tickets: BTreeMap::new(),
+            clock: VectorClock::new(),
+            operations: BTreeMap::new(),
+            holds: BTreeMap::new(),
+            outbox: BTreeMap::new(),
+            reachable: BTreeSet::new(),
+            deferred: BTreeMap::new(),
+            waiters: BTreeMap::new(),
+            requested: BTreeMap::new(),
+            batch: Batch::default(),
+            local_tokens: Vec::new(),
+            local_tickets: Vec::new(),
+            local_catalog: Vec::new(),
+            dirty_docs: BTreeSet::new(),
+            direct: BTreeSet::new(),
+            sync_asked: BTreeSet::new(),
+            out: Vec::new(),
+            tickets_in_batch: 0,
+            tokens_arrived: false,
+        };
+        node.reload()?;
+        if node.store.load()?.airline.is_none() {
+            let mut b = Batch::default();
+            b.meta("airline", node.cfg.airline.as_str().as_bytes().to_vec());
+            node.store.commit(b)?;
+        }
+        let mut out = vec![Output::SetTimer { at: now + node.cfg.tick_ms, timer: Timer::Tick }];
+        for (key, op) in &node.operations {
+            if let Operation::Pending { deadline, .. } = op {
+                out.push(Output::SetTimer { at: *deadline, timer: Timer::Deadline(key.clone()) });
+            }
+        }
+        for hold in node.holds.values() {
+            out.push(Output::SetTimer { at: hold.expires, timer: Timer::HoldExpiry(hold.hold_id.clone()) });
+        }
+        Ok((node, out))
+    }
+
+    /// Replaces the in-memory state with what the store holds (after open, or after a failed
+    /// commit so that nothing uncommitted survives).
+    fn reload(&mut self) -> Result<(), OpenError> {
+        let snap = self.store.load()?;
+        if let Some(found) = &snap.airline
+            && found != self.cfg.airline.as_str()
+        {
+            return Err(StoreError::WrongAirline {
+                path: self.store.path().to_owned(),
+                found: found.clone(),
+                expected: self.cfg.airline.to_string(),
+            }
+            .into());
+        }
+        let mut catalog = Catalog::new();
+        for (airline, bytes) in &snap.catalog {
+            let doc = passcom_crdt::AirlineCatalog::load(airline.clone(), bytes).map_err(|e| OpenError::Catalog {
+                airline: airline.clone(),
+                path: self.store.path().to_owned(),
+                why: e.to_string(),
+            })?;
+            catalog.insert_doc(doc);
+        }
+        self.catalog = catalog;
+        self.tokens = snap.tokens;
+        self.tickets = snap.tickets;
+        self.clock = snap.clock;
+        self.operations = snap.operations;
+        self.holds = snap.holds;
+        self.outbox = snap.outbox;
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Getters
+
+    /// This peer's airline.
+    pub fn airline(&self) -> &AirlineId {
+        &self.cfg.airline
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The vector clock: the events applied, per origin.
+    pub fn clock(&self) -> &VectorClock {
+        &self.clock
+    }
+
+    /// The catalog (union of every airline's document).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The current token of `seat`, or `None` if its flight is unknown here.
+    pub fn token(&self, seat: &SeatId) -> Option<Token> {
+        if let Some(t) = self.tokens.get(seat) {
+            return Some(t.clone());
+        }
+        let flight = self.catalog.flight(&seat.flight)?;
+        flight.has_seat(&seat.seat).then(|| Token::initial(flight.initial_holder(&seat.seat).clone()))
+    }
+
+    /// Every token that ever changed, by seat (the others are at their initial state).
+    pub fn changed_tokens(&self) -> &BTreeMap<SeatId, Token> {
+        &self.tokens
+    }
+
+    /// Every ticket known here, sold by any peer.
+    pub fn tickets(&self) -> &BTreeMap<TicketId, Ticket> {
+        &self.tickets
+    }
+
+    /// The record of an operation (purchase or hold) by idempotency key.
+    pub fn operation(&self, key: &str) -> Option<&Operation> {
+        self.operations.get(key)
+    }
+
+    /// Every purchase and hold record, by key.
+    pub fn operations(&self) -> &BTreeMap<String, Operation> {
+        &self.operations
+    }
+
+    /// Carts, by id.
+    pub fn holds(&self) -> &BTreeMap<String, Hold> {
+        &self.holds
+    }
+
+    /// Hand-overs this peer granted that the receiver has not yet taken.
+    pub fn outbox(&self) -> &BTreeMap<SeatId, OutboxEntry> {
+        &self.outbox
+    }
+
+    /// The verifying keys known, by airline.
+    pub fn roster(&self) -> BTreeMap<AirlineId, [u8; 32]> {
+        self.roster.iter().map(|(a, k)| (a.clone(), k.to_bytes())).collect()
+    }
+
+    /// Peers currently reachable.
+    pub fn reachable(&self) -> &BTreeSet<AirlineId> {
+        &self.reachable
+    }
+
+    /// The store (for reading the event log).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Where each seat of `flight` is, in seat order, as of `now`.
+    pub fn seat_map(&self, flight: &Flight, now: Millis) -> Vec<(String, SeatStatus)> {
+        flight
+            .seat_labels()
+            .map(|label| {
+                let token = self.token(&flight.seat(&label)).unwrap_or_else(|| Token::initial(flight.airline.clone()));
+                (label, self.status(&token, now))
+            })
+            .collect()
+    }
+
+    fn status(&self, token: &Token, now: Millis) -> SeatStatus {
+        match &token.state {
+            TokenState::Sold { .. } => SeatStatus::Sold,
+            TokenState::InTransit { from, to } => SeatStatus::Moving { from: from.clone(), to: to.clone() },
+            TokenState::Held { holder, expires, .. } if *expires > now => SeatStatus::Held { holder: holder.clone() },
+            TokenState::Available { holder } | TokenState::Held { holder, .. } => {
+                if holder == &self.cfg.airline {
+                    SeatStatus::Here
+                } else {
+                    SeatStatus::Partner { holder: holder.clone() }
+                }
+            }
+        }
+    }
+
+    /// Seats of `flight` by where they are, as of `now`.
+    pub fn seat_counts(&self, flight: &Flight, now: Millis) -> SeatCounts {
+        let mut c = SeatCounts::default();
+        for (_, status) in self.seat_map(flight, now) {
+            match status {
+                SeatStatus::Here => c.here += 1,
+                SeatStatus::Partner { .. } => c.partners += 1,
+                SeatStatus::Moving { .. } => c.moving += 1,
+                SeatStatus::Held { .. } => c.held += 1,
+                SeatStatus::Sold => c.sold += 1,
+            }
+        }
+        c
+    }
+
+    /// The events of the log that `clock` lacks, at most `limit` (for catch-up and tests).
+    pub fn events_missing_from(&self, clock: &VectorClock, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        for (origin, range) in self.clock.missing_from(clock) {
+            if out.len() >= limit {
+                break;
+            }
+            out.extend(self.store.events(&origin, *range.start(), *range.end(), limit - out.len())?);
+        }
+        Ok(out)
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Inputs
+
+    /// Handles one input at `now`. Same as [`Node::handle_batch`] with one input.
+    pub fn handle(&mut self, input: Input, now: Millis) -> Vec<Output> {
+        self.handle_batch(vec![input], now)
+    }
+
+    /// Handles inputs that arrived together and commits all their changes in ONE durable redb
+    /// transaction before returning the outputs.
+    ///
+    /// If the commit fails (disk full, I/O error), every change of the batch is dropped, the
+    /// in-memory state is reloaded from the store, and each request of the batch is answered
+    /// with [`Refusal::Storage`]; no message is sent.
+    pub fn handle_batch(&mut self, inputs: Vec<Input>, now: Millis) -> Vec<Output> {
+        let requests: Vec<RequestId> = inputs
+            .iter()
+            .filter_map(|i| if let Input::Request(id, _) = i { Some(*id) } else { None })
+            .collect();
+        for input in inputs {
+            self.step(input, now);
+            if self.tokens_arrived {
+                self.tokens_arrived = false;
+                self.retry_pending(now);
+            }
+        }
+        match self.seal_and_commit(now) {
+            Ok(()) => std::mem::take(&mut self.out),
+            Err(e) => {
+                let why = e.to_string();
+                self.out.clear();
+                self.reset_scratch();
+                let _ = self.reload();
+                let mut out: Vec<Output> = requests
+                    .into_iter()
+                    .map(|id| Output::Reply(id, Reply::Refused(Refusal::Storage(why.clone()))))
+                    .collect();
+                out.push(Output::SetTimer { at: now + self.cfg.tick_ms, timer: Timer::Tick });
+                out
+            }
+        }
+    }
+
+    fn reset_scratch(&mut self) {
+        self.batch = Batch::default();
+        self.local_tokens.clear();
+        self.local_tickets.clear();
+        self.local_catalog.clear();
+        self.dirty_docs.clear();
+        self.direct.clear();
+        self.sync_asked.clear();
+        self.tickets_in_batch = 0;
+    }
+
+    fn step(&mut self, input: Input, now: Millis) {
+        match input {
+            Input::Request(id, req) => self.on_request(id, req, now),
+            Input::Message { from, msg } => self.on_message(from, msg, now),
+            Input::Connected(peer) => {
+                if peer != self.cfg.airline {
+                    self.reachable.insert(peer.clone());
+                    self.ask_sync(&peer);
+                    self.tokens_arrived = true; // holders may be reachable now
+                }
+            }
+            Input::Disconnected(peer) => {
+                self.reachable.remove(&peer);
+            }
+            Input::Timer(t) => self.on_timer(t, now),
+            Input::PeerKey { airline, key } => {
+                let known = self.roster.get(&airline).map(|k| k.to_bytes());
+                match (known, VerifyingKey::from_bytes(&key)) {
+                    (Some(k), _) if k == key => {}
+                    (Some(_), _) => self.out.push(Output::Rejected {
+                        from: airline.clone(),
+                        reason: format!("a second key claims to be {airline}"),
+                    }),
+                    (None, Err(_)) => self.out.push(Output::Rejected {
+                        from: airline.clone(),
+                        reason: "not an ed25519 key".into(),
+                    }),
+                    (None, Ok(_)) if self.cfg.roster_closed => self.out.push(Output::Rejected {
+                        from: airline.clone(),
+                        reason: format!("{airline} is not in the network roster"),
+                    }),
+                    (None, Ok(k)) => {
+                        self.roster.insert(airline.clone(), k);
+                        self.drain_deferred(&airline, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Seals the batch's local changes into one event, signs it, and commits everything.
+    fn seal_and_commit(&mut self, now: Millis) -> Result<(), StoreError> {
+        let _ = now;
+        let mut sealed = None;
+        if !self.local_tokens.is_empty() || !self.local_tickets.is_empty() || !self.local_catalog.is_empty() {
+            let seq = self.clock.get(&self.cfg.airline) + 1;
+            let mut ev = Event {
+                origin: self.cfg.airline.clone(),
+                seq,
+                tokens: std::mem::take(&mut self.local_tokens),
+                tickets: std::mem::take(&mut self.local_tickets),
+                catalog: std::mem::take(&mut self.local_catalog),
+                signature: Vec::new(),
+            };
+            if let Some(key) = &self.signer {
+                ev.signature = key.sign(&ev.signed_bytes()).to_bytes().to_vec();
+            }
+            self.clock.observe(&self.cfg.airline, seq);
+            self.batch.clock(self.cfg.airline.clone(), seq);
+            self.batch.event(ev.clone());
+            sealed = Some(ev);
+        }
+        for airline in std::mem::take(&mut self.dirty_docs) {
+            let bytes = self.catalog.doc_mut(&airline).save();
+            self.batch.catalog(airline, bytes);
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let direct = std::mem::take(&mut self.direct);
+        self.sync_asked.clear();
+        self.tickets_in_batch = 0;
+        if let Err(e) = self.store.commit(batch) {
+            if let Some(ev) = &sealed {
+                // The event never became durable: forget its number so it is reused.
+                self.clock.0.insert(ev.origin.clone(), ev.seq - 1);
+            }
+            return Err(e);
+        }
+        if let Some(ev) = sealed {
+            // Grants go straight to their receivers too, so a hand-over need not wait for gossip.
+            for to in direct {
+                self.out.insert(0, Output::Send { to, msg: Message::Events { events: vec![ev.clone()] } });
+            }
+            self.out.insert(0, Output::Broadcast(Message::Events { events: vec![ev] }));
+        }
+        Ok(())
+    }
+
+    fn reply(&mut self, id: RequestId, reply: Reply) {
+        self.out.push(Output::Reply(id, reply));
+    }
+
+    fn ask_sync(&mut self, peer: &AirlineId) {
+        if self.sync_asked.insert(peer.clone()) {
+            self.out.push(Output::Send { to: peer.clone(), msg: Message::SyncRequest { clock: self.clock.clone() } });
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Local token writes
+
+    /// Writes a transition of a token this peer may write, recording it for the local event.
+    fn write_token(&mut self, seat: &SeatId, t: &Transition, now: Millis) -> Result<Token, passcom_crdt::TokenError> {
+        let prev = self.token(seat).ok_or(passcom_crdt::TokenError::Invalid { op: "write", state: "unknown" })?;
+        let next = prev.apply(&self.cfg.airline, t, now)?;
+        self.install_token(seat, &next, now);
+        self.local_tokens.push(TokenUpdate { seat: seat.clone(), prev, next: next.clone() });
+        Ok(next)
+    }
+
+    /// Stores a new token state and keeps the outbox in step with it.
+    fn install_token(&mut self, seat: &SeatId, next: &Token, now: Millis) {
+        self.tokens.insert(seat.clone(), next.clone());
+        self.batch.token(seat.clone(), next.clone());
+        match &next.state {
+            TokenState::InTransit { from, to } if from == &self.cfg.airline => {
+                let entry = OutboxEntry { to: to.clone(), since: now };
+                self.outbox.insert(seat.clone(), entry.clone());
+                self.batch.outbox(seat.clone(), Some(entry));
+                self.direct.insert(to.clone());
+            }
+            _ => {
+                if self.outbox.remove(seat).is_some() {
+                    self.batch.outbox(seat.clone(), None);
+                }
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Requests
+
+    fn on_request(&mut self, id: RequestId, req: Request, now: Millis) {
+        match req {
+            Request::Purchase(p) => self.on_purchase(id, p, now),
+            Request::Hold(h) => self.on_hold(id, h, now),
+            Request::ReleaseHold { hold_id } => {
+                let r = self.release_hold(&hold_id, now);
+                self.reply(id, r);
+            }
+            Request::Cancel { ticket, account } => {
+                let r = match self.cancel_ticket(&ticket, account.as_deref(), now) {
+                    Ok(t) => Reply::Ticket(t),
+                    Err(r) => Reply::Refused(r),
+                };
+                self.reply(id, r);
+            }
+            Request::PutFlights(flights) => {
+                let r = match self.put_flights(flights, now) {
+                    Ok(()) => Reply::Done,
+                    Err(r) => Reply::Refused(r),
+                };
+                self.reply(id, r);
+            }
+            Request::PutAirports(airports) => {
+                let me = self.cfg.airline.clone();
+                let r = match self.catalog.put_airports(&me, &airports) {
+                    Ok(changes) => {
+                        self.local_catalog.extend(changes);
+                        self.dirty_docs.insert(me);
+                        Reply::Done
+                    }
+                    Err(e) => Reply::Refused(Refusal::Invalid(e.to_string())),
+                };
+                self.reply(id, r);
+            }
+        }
+    }
+
+    fn check_legs(&self, legs: &[LegRequest]) -> Result<(), Refusal> {
+        if legs.is_empty() || legs.len() > MAX_LEGS {
+            return Err(Refusal::Invalid(format!("an itinerary has 1 to {MAX_LEGS} legs, this one has {}", legs.len())));
+        }
+        let mut seen = BTreeSet::new();
+        for leg in legs {
+            if !seen.insert(&leg.flight) {
+                return Err(Refusal::Invalid(format!("flight {} appears twice; list each flight once", leg.flight)));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_purchase(&mut self, id: RequestId, req: PurchaseRequest, now: Millis) {
+        if req.key.is_empty() || req.key.len() > MAX_KEY_LEN {
+            return self.reply(id, Reply::Refused(Refusal::Invalid(format!("the idempotency key must have 1 to {MAX_KEY_LEN} characters"))));
+        }
+        if req.passenger.trim().is_empty() || req.passenger.len() > 200 {
+            return self.reply(id, Reply::Refused(Refusal::Invalid("the passenger name must have 1 to 200 characters".into())));
+        }
+        if let Some(existing) = self.operations.get(&req.key).cloned() {
+            return self.answer_existing(id, &req.key, existing, Some(&req));
+        }
+        if let Err(r) = self.check_legs(&req.legs) {
+            return self.reply(id, Reply::Refused(r));
+        }
+        self.start(id, req.key.clone(), PendingOp::Purchase(req), now);
+    }
+
+    fn on_hold(&mut self, id: RequestId, req: HoldRequest, now: Millis) {
+        if req.hold_id.is_empty() || req.hold_id.len() > MAX_KEY_LEN {
+            return self.reply(id, Reply::Refused(Refusal::Invalid(format!("the hold id must have 1 to {MAX_KEY_LEN} characters"))));
+        }
+        if req.expires <= now {
+            return self.reply(id, Reply::Refused(Refusal::Invalid("the hold must expire in the future".into())));
+        }
+        let key = format!("hold:{}", req.hold_id);
+        if let Some(existing) = self.operations.get(&key).cloned() {
+            return self.answer_existing(id, &key, existing, None);
+        }
+        if let Err(r) = self.check_legs(&req.legs) {
+            return self.reply(id, Reply::Refused(r));
+        }
+        self.start(id, key, PendingOp::Hold(req), now);
+    }
+
+    fn answer_existing(&mut self, id: RequestId, key: &str, op: Operation, req: Option<&PurchaseRequest>) {
+        match op {
+            Operation::Confirmed(ticket) => match self.tickets.get(&ticket).cloned() {
+                Some(t) => {
+                    let same = req.is_none_or(|r| {
+                        r.legs.len() == t.legs.len() && r.legs.iter().zip(&t.legs).all(|(a, b)| a.flight == b.flight)
+                    });
+                    let reply =
+                        if same { Reply::Ticket(t) } else { Reply::Refused(Refusal::KeyReused { key: key.to_owned() }) };
+                    self.reply(id, reply)
+                }
+                None => self.reply(id, Reply::Refused(Refusal::UnknownTicket { ticket })),
+            },
+            Operation::Held(hold_id) => match self.holds.get(&hold_id).cloned() {
+                Some(h) => self.reply(id, Reply::Held(h)),
+                None => self.reply(id, Reply::Refused(Refusal::UnknownHold { hold_id })),
+            },
+            Operation::Refused(r) => self.reply(id, Reply::Refused(r)),
+            Operation::Pending { .. } => self.waiters.entry(key.to_owned()).or_default().push(id),
+        }
+    }
+
+    /// First attempt at a new operation: finish it now, or record it as pending.
+    fn start(&mut self, id: RequestId, key: String, op: PendingOp, now: Millis) {
+        match self.attempt(&op, now) {
+            Attempt::Finished(record, reply) => {
+                self.operations.insert(key.clone(), record.clone());
+                self.batch.operation(key, record);
+                self.reply(id, reply);
+            }
+            Attempt::Waiting(requests, _) => {
+                let deadline = now + self.cfg.purchase_timeout_ms;
+                let record = Operation::Pending { op, deadline };
+                self.operations.insert(key.clone(), record.clone());
+                self.batch.operation(key.clone(), record);
+                self.waiters.entry(key.clone()).or_default().push(id);
+                self.out.push(Output::SetTimer { at: deadline, timer: Timer::Deadline(key) });
+                self.send_requests(requests, now, true);
+            }
+        }
+    }
+
+    fn send_requests(&mut self, requests: Vec<(AirlineId, Message)>, now: Millis, force: bool) {
+        for (to, msg) in requests {
+            let flight = match &msg {
+                Message::SeatRequest { flight, .. } => flight.clone(),
+                _ => FlightId::default(),
+            };
+            let slot = (to.clone(), flight);
+            let recent = self.requested.get(&slot).is_some_and(|t| now - t < self.cfg.tick_ms);
+            if force || !recent {
+                self.requested.insert(slot, now);
+                self.out.push(Output::Send { to, msg });
+            }
+        }
+    }
+
+    /// Re-tries every pending operation after tokens moved or peers came back.
+    fn retry_pending(&mut self, now: Millis) {
+        let pending: Vec<(String, PendingOp)> = self
+            .operations
+            .iter()
+            .filter_map(|(k, o)| match o {
+                Operation::Pending { op, .. } => Some((k.clone(), op.clone())),
+                _ => None,
+            })
+            .collect();
+        for (key, op) in pending {
+            match self.attempt(&op, now) {
+                Attempt::Finished(record, reply) => self.finish(&key, record, reply),
+                Attempt::Waiting(requests, _) => self.send_requests(requests, now, false),
+            }
+        }
+    }
+
+    fn finish(&mut self, key: &str, record: Operation, reply: Reply) {
+        self.operations.insert(key.to_owned(), record.clone());
+        self.batch.operation(key.to_owned(), record);
+        for id in self.waiters.remove(key).unwrap_or_default() {
+            self.reply(id, reply.clone());
+        }
+    }
+
+    /// Tries to complete an operation with the tokens this peer holds now.
+    fn attempt(&mut self, op: &PendingOp, now: Millis) -> Attempt {
+        let (legs, hold_id) = match op {
+            PendingOp::Purchase(p) => (&p.legs, p.hold_id.as_deref()),
+            PendingOp::Hold(h) => (&h.legs, None),
+        };
+        let refused = |r: Refusal| Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
+        let hold = match hold_id {
+            Some(h) => match self.holds.get(h) {
+                Some(hold) if hold.expires > now => Some(hold.clone()),
+                _ => return refused(Refusal::UnknownHold { hold_id: h.to_owned() }),
+            },
+            None => None,
+        };
+        let mut chosen: Vec<(SeatId, Option<String>)> = Vec::new();
+        let mut requests: Vec<(AirlineId, Message)> = Vec::new();
+        let mut waiting_for = None;
+        for leg in legs {
+            let Some(flight) = self.catalog.flight(&leg.flight).cloned() else {
+                return refused(Refusal::UnknownFlight { flight: leg.flight.clone() });
+            };
+            if flight.cancelled {
+                return refused(Refusal::FlightCancelled { flight: flight.id });
+            }
+            if flight.departure <= now {
+                return refused(Refusal::Departed { flight: flight.id });
+            }
+            let held_seat = hold.as_ref().and_then(|h| {
+                h.seats.iter().find(|s| s.flight == flight.id && leg.seat.as_ref().is_none_or(|l| l == &s.seat)).cloned()
+            });
+            match self.pick_seat(&flight, leg.seat.as_deref(), held_seat, hold_id, now) {
+                Ok(Pick::Here(seat, with_hold)) => chosen.push((seat, with_hold)),
+                Ok(Pick::Ask(holder, msg)) => {
+                    requests.push((holder, msg));
+                    waiting_for.get_or_insert(flight.id.clone());
+                }
+                Ok(Pick::Wait) => {
+                    waiting_for.get_or_insert(flight.id.clone());
+                }
+                Err(r) => return refused(r),
+            }
+        }
+        if let Some(flight) = waiting_for {
+            return Attempt::Waiting(requests, flight);
+        }
+        match op {
+            PendingOp::Purchase(p) => self.sell(p, chosen, hold, now),
+            PendingOp::Hold(h) => self.place_hold(h, chosen, now),
+        }
+    }
+
+    fn sell(&mut self, p: &PurchaseRequest, chosen: Vec<(SeatId, Option<String>)>, hold: Option<Hold>, now: Millis) -> Attempt {
+        self.tickets_in_batch += 1;
+        let seq = self.clock.get(&self.cfg.airline) + 1;
+        let ticket_id = TicketId::new(format!("{}-{}-{}", self.cfg.airline, seq, self.tickets_in_batch));
+        let mut legs = Vec::new();
+        for (seat, hold_id) in &chosen {
+            let t = Transition::Sell { ticket: ticket_id.clone(), hold_id: hold_id.clone() };
+            // pick_seat checked sellability a moment ago, in this same step.
+            self.write_token(seat, &t, now).expect("a picked seat is sellable");
+            let fare = self.catalog.flight(&seat.flight).map(|f| f.fare_cents).unwrap_or(0);
+            legs.push(TicketLeg { flight: seat.flight.clone(), seat: seat.seat.clone(), fare_cents: fare });
+        }
+        if let Some(h) = hold {
+            // The cart is checked out: seats not bought go back on sale.
+            for seat in &h.seats {
+                if !chosen.iter().any(|(s, _)| s == seat) {
+                    let _ = self.write_token(seat, &Transition::Release { hold_id: h.hold_id.clone() }, now);
+                }
+            }
+            self.holds.remove(&h.hold_id);
+            self.batch.hold(h.hold_id.clone(), None);
+        }
+        let ticket = Ticket {
+            id: ticket_id.clone(),
+            passenger: p.passenger.trim().to_owned(),
+            account: p.account.clone(),
+            price_cents: legs.iter().map(|l| l.fare_cents).sum(),
+            legs,
+            seller: self.cfg.airline.clone(),
+            created_at: now,
+            status: TicketStatus::Live,
+        };
+        self.tickets.insert(ticket_id.clone(), ticket.clone());
+        self.batch.ticket(ticket.clone());
+        self.local_tickets.push(ticket.clone());
+        self.after_sale(&chosen, now);
+        Attempt::Finished(Operation::Confirmed(ticket_id), Reply::Ticket(ticket))
+    }
+
+    fn place_hold(&mut self, h: &HoldRequest, chosen: Vec<(SeatId, Option<String>)>, now: Millis) -> Attempt {
+        let t = Transition::Hold { hold_id: h.hold_id.clone(), expires: h.expires };
+        for (seat, _) in &chosen {
+            self.write_token(seat, &t, now).expect("a picked seat can be held");
+        }
+        let hold = Hold {
+            hold_id: h.hold_id.clone(),
+            account: h.account.clone(),
+            seats: chosen.into_iter().map(|(s, _)| s).collect(),
+            expires: h.expires,
+        };
+        self.holds.insert(hold.hold_id.clone(), hold.clone());
+        self.batch.hold(hold.hold_id.clone(), Some(hold.clone()));
+        self.out.push(Output::SetTimer { at: h.expires, timer: Timer::HoldExpiry(h.hold_id.clone()) });
+        Attempt::Finished(Operation::Held(h.hold_id.clone()), Reply::Held(hold))
+    }
+
+    /// Escrow policy: a partner whose pool of a flight runs low asks peers with surplus.
+    fn after_sale(&mut self, sold: &[(SeatId, Option<String>)], now: Millis) {
+        let flights: BTreeSet<FlightId> = sold.iter().map(|(s, _)| s.flight.clone()).collect();
+        for id in flights {
+            let Some(flight) = self.catalog.flight(&id).cloned() else { continue };
+            if flight.airline == self.cfg.airline || flight.escrow.is_empty() {
+                continue;
+            }
+            let counts = self.seat_counts(&flight, now);
+            if counts.here < self.cfg.refill_low_water
+                && let Some(holder) = self.richest_reachable_holder(&flight, now)
+            {
+                let msg = Message::SeatRequest { flight: id.clone(), seats: Vec::new(), count: self.cfg.refill_batch };
+                self.send_requests(vec![(holder, msg)], now, false);
+            }
+        }
+    }
+
+    /// The reachable peer holding the most sellable seats of `flight` (ties: name order).
+    fn richest_reachable_holder(&self, flight: &Flight, now: Millis) -> Option<AirlineId> {
+        let mut per: BTreeMap<AirlineId, u32> = BTreeMap::new();
+        for label in flight.seat_labels() {
+            if let Some(t) = self.token(&flight.seat(&label))
+                && let Some(h) = t.seller_now(now)
+                && h != &self.cfg.airline
+                && self.reachable.contains(h)
+            {
+                *per.entry(h.clone()).or_default() += 1;
+            }
+        }
+        per.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(h, _)| h)
+    }
+
+    /// Finds a seat of `flight` for one leg: one this peer can use now, or whom to ask.
+    fn pick_seat(
+        &self,
+        flight: &Flight,
+        label: Option<&str>,
+        held: Option<SeatId>,
+        hold_id: Option<&str>,
+        now: Millis,
+    ) -> Result<Pick, Refusal> {
+        let me = &self.cfg.airline;
+        if let Some(seat) = held {
+            // A seat in the traveler's own cart.
+            return Ok(Pick::Here(seat, hold_id.map(str::to_owned)));
+        }
+        if let Some(label) = label {
+            if !flight.has_seat(label) {
+                return Err(Refusal::Invalid(format!(
+                    "flight {} has no seat {label}; seats are rows 1-{} with letters {}",
+                    flight.id, flight.rows, flight.letters
+                )));
+            }
+            let seat = flight.seat(label);
+            let token = self.token(&seat).expect("the flight is known");
+            return match &token.state {
+                _ if token.seller_now(now) == Some(me) => Ok(Pick::Here(seat, None)),
+                TokenState::Available { holder } | TokenState::Held { holder, .. } if token.seller_now(now).is_some() => {
+                    if self.reachable.contains(holder) {
+                        let msg = Message::SeatRequest { flight: flight.id.clone(), seats: vec![label.to_owned()], count: 1 };
+                        Ok(Pick::Ask(holder.clone(), msg))
+                    } else {
+                        Err(Refusal::HolderUnreachable { seat, holder: holder.clone() })
+                    }
+                }
+                TokenState::InTransit { to, .. } if to == me => Ok(Pick::Wait),
+                _ => Err(Refusal::SeatTaken { seat }),
+            };
+        }
+        let mut moving_here = false;
+        let mut elsewhere: Option<(AirlineId, SeatId)> = None;
+        for l in flight.seat_labels() {
+            let seat = flight.seat(&l);
+            let token = self.token(&seat).expect("the flight is known");
+            match token.seller_now(now) {
+                Some(h) if h == me => return Ok(Pick::Here(seat, None)),
+                Some(h) => {
+                    if elsewhere.as_ref().is_none_or(|(e, _)| !self.reachable.contains(e) && self.reachable.contains(h)) {
+                        elsewhere = Some((h.clone(), seat));
+                    }
+                }
+                None => moving_here |= matches!(&token.state, TokenState::InTransit { to, .. } if to == me),
+            }
+        }
+        if moving_here {
+            return Ok(Pick::Wait);
+        }
+        match elsewhere {
+            None => Err(Refusal::SoldOut { flight: flight.id.clone() }),
+            Some((holder, seat)) => match self.richest_reachable_holder(flight, now) {
+                Some(h) => {
+                    let count = if flight.escrow.is_empty() { 1 } else { self.cfg.refill_batch };
+                    Ok(Pick::Ask(h, Message::SeatRequest { flight: flight.id.clone(), seats: Vec::new(), count }))
+                }
+                None => Err(Refusal::HolderUnreachable { seat, holder }),
+            },
+        }
+    }
+
+    fn release_hold(&mut self, hold_id: &str, now: Millis) -> Reply {
+        let Some(hold) = self.holds.remove(hold_id) else {
+            return Reply::Refused(Refusal::UnknownHold { hold_id: hold_id.to_owned() });
+        };
+        for seat in &hold.seats {
+            // A seat no longer in this cart (sold after expiry, say) is simply skipped.
+            let _ = self.write_token(seat, &Transition::Release { hold_id: hold_id.to_owned() }, now);
+        }
+        self.batch.hold(hold_id.to_owned(), None);
+        Reply::Done
+    }
+
+    fn cancel_ticket(&mut self, id: &TicketId, account: Option<&str>, now: Millis) -> Result<Ticket, Refusal> {
+        let Some(ticket) = self.tickets.get(id).cloned() else {
+            return Err(Refusal::UnknownTicket { ticket: id.clone() });
+        };
+        if let Some(a) = account
+            && ticket.account.as_deref() != Some(a)
+        {
+            return Err(Refusal::NotYours);
+        }
+        if ticket.seller != self.cfg.airline {
+            return Err(Refusal::NotSeller { ticket: id.clone(), seller: ticket.seller });
+        }
+        if ticket.status == TicketStatus::Cancelled {
+            return Err(Refusal::AlreadyCancelled { ticket: id.clone() });
+        }
+        for leg in &ticket.legs {
+            let seat = SeatId::new(leg.flight.clone(), leg.seat.clone());
+            if let Some(t) = self.token(&seat)
+                && matches!(&t.state, TokenState::Sold { ticket: tk, .. } if tk == id)
+            {
+                self.write_token(&seat, &Transition::Refund, now).expect("the seller refunds its own sale");
+            }
+        }
+        let mut cancelled = ticket;
+        cancelled.status = TicketStatus::Cancelled;
+        self.tickets.insert(id.clone(), cancelled.clone());
+        self.batch.ticket(cancelled.clone());
+        self.local_tickets.push(cancelled.clone());
+        self.tokens_arrived = true;
+        Ok(cancelled)
+    }
+
+    /// Cancels the live tickets this peer sold on flights that are now cancelled.
+    fn cancel_tickets_of_cancelled_flights(&mut self, now: Millis) {
+        let me = self.cfg.airline.clone();
+        let doomed: Vec<TicketId> = self
+            .tickets
+            .values()
+            .filter(|t| t.seller == me && t.status == TicketStatus::Live)
+            .filter(|t| t.legs.iter().any(|l| self.catalog.flight(&l.flight).is_some_and(|f| f.cancelled)))
+            .map(|t| t.id.clone())
+            .collect();
+        for id in doomed {
+            let _ = self.cancel_ticket(&id, None, now);
+        }
+    }
+
+    fn put_flights(&mut self, flights: Vec<Flight>, now: Millis) -> Result<(), Refusal> {
+        let me = self.cfg.airline.clone();
+        for f in &flights {
+            if f.airline != me {
+                return Err(Refusal::Invalid(format!("flight {} belongs to {}; {me} may edit only its own flights", f.id, f.airline)));
+            }
+            if let Some(old) = self.catalog.flight(&f.id) {
+                if old.letters != f.letters || old.escrow != f.escrow || f.rows < old.rows {
+                    return Err(Refusal::Invalid(format!(
+                        "flight {}: seats can be added as new rows, but the seat letters, the escrow shares and existing rows cannot change",
+                        f.id
+                    )));
+                }
+                if old.cancelled && !f.cancelled {
+                    return Err(Refusal::Invalid(format!("flight {} is cancelled and cannot be reinstated; add a new flight", f.id)));
+                }
+            }
+        }
+        let changes = self.catalog.put_flights(&me, &flights).map_err(|e| Refusal::Invalid(e.to_string()))?;
+        self.local_catalog.extend(changes);
+        self.dirty_docs.insert(me);
+        if flights.iter().any(|f| f.cancelled) {
+            self.cancel_tickets_of_cancelled_flights(now);
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Timers
+
+    fn on_timer(&mut self, t: Timer, now: Millis) {
+        match t {
+            Timer::Tick => {
+                for peer in self.reachable.clone() {
+                    self.ask_sync(&peer);
+                }
+                let lapsed: Vec<String> =
+                    self.holds.values().filter(|h| h.expires <= now).map(|h| h.hold_id.clone()).collect();
+                for h in lapsed {
+                    self.release_hold(&h, now);
+                }
+                self.expire_pending(now);
+                self.tokens_arrived = true;
+                self.out.push(Output::SetTimer { at: now + self.cfg.tick_ms, timer: Timer::Tick });
+            }
+            Timer::Deadline(_) => self.expire_pending(now),
+            Timer::HoldExpiry(hold_id) => {
+                if self.holds.get(&hold_id).is_some_and(|h| h.expires <= now) {
+                    self.release_hold(&hold_id, now);
+                }
+            }
+        }
+    }
+
+    fn expire_pending(&mut self, now: Millis) {
+        let due: Vec<(String, PendingOp)> = self
+            .operations
+            .iter()
+            .filter_map(|(k, o)| match o {
+                Operation::Pending { op, deadline } if *deadline <= now => Some((k.clone(), op.clone())),
+                _ => None,
+            })
+            .collect();
+        for (key, op) in due {
+            let (record, reply) = match self.attempt(&op, now) {
+                Attempt::Finished(record, reply) => (record, reply),
+                Attempt::Waiting(requests, flight) => {
+                    let r = match requests.first() {
+                        None => Refusal::Timeout { flight },
+                        Some(_) => Refusal::Timeout { flight },
+                    };
+                    (Operation::Refused(r.clone()), Reply::Refused(r))
+                }
+            };
+            self.finish(&key, record, reply);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Messages from peers
+
+    fn on_message(&mut self, from: AirlineId, msg: Message, now: Millis) {
+        match msg {
+            Message::Events { events } => self.on_events(&from, events, now),
+            Message::SyncRequest { clock } => {
+                match self.events_missing_from(&clock, self.cfg.max_events_per_sync) {
+                    Ok(events) if !events.is_empty() => {
+                        self.out.push(Output::Send { to: from.clone(), msg: Message::Events { events } })
+                    }
+                    _ => {}
+                }
+                if !clock.missing_from(&self.clock).is_empty() {
+                    self.ask_sync(&from);
+                }
+            }
+            Message::SeatRequest { flight, seats, count } => self.on_seat_request(&from, &flight, &seats, count, now),
+        }
+    }
+
+    fn on_seat_request(&mut self, from: &AirlineId, flight: &FlightId, seats: &[String], count: u32, now: Millis) {
+        let Some(f) = self.catalog.flight(flight).cloned() else { return };
+        if f.cancelled || f.departure <= now || from == &self.cfg.airline {
+            return;
+        }
+        let me = self.cfg.airline.clone();
+        let grant = Transition::Grant { to: from.clone() };
+        if !seats.is_empty() {
+            for label in seats.iter().take(MAX_LEGS) {
+                if f.has_seat(label) {
+                    let _ = self.write_token(&f.seat(label), &grant, now);
+                }
+            }
+            return;
+        }
+        let mine: Vec<SeatId> = f
+            .seat_labels()
+            .map(|l| f.seat(&l))
+            .filter(|s| self.token(s).is_some_and(|t| t.seller_now(now) == Some(&me)))
+            .collect();
+        // The operator gives what is asked; a partner shares at most half of its pool.
+        let limit = if f.airline == me { count as usize } else { (count as usize).min(mine.len() / 2) };
+        // Hand out from the back of the pool so the front seats stay where travelers pick them.
+        for seat in mine.iter().rev().take(limit) {
+            let _ = self.write_token(seat, &grant, now);
+        }
+    }
+
+    fn on_events(&mut self, from: &AirlineId, events: Vec<Event>, now: Millis) {
+        let mut gap = false;
+        for ev in events {
+            let have = self.clock.get(&ev.origin);
+            if ev.seq <= have {
+                continue;
+            }
+            if ev.seq > have + 1 {
+                gap = true;
+            }
+            if self.deferred.len() < self.cfg.max_deferred || self.deferred.contains_key(&(ev.origin.clone(), ev.seq)) {
+                self.deferred.insert((ev.origin.clone(), ev.seq), ev);
+            } else {
+                gap = true;
+            }
+        }
+        self.drain_deferred(from, now);
+        if gap {
+            self.ask_sync(from);
+        }
+    }
+
+    /// Applies every deferred event whose predecessors are all here, until none applies.
+    fn drain_deferred(&mut self, from: &AirlineId, now: Millis) {
+        loop {
+            let mut progressed = false;
+            let keys: Vec<(AirlineId, u64)> = self.deferred.keys().cloned().collect();
+            for key in keys {
+                let have = self.clock.get(&key.0);
+                if key.1 <= have {
+                    self.deferred.remove(&key);
+                    continue;
+                }
+                if key.1 != have + 1 {
+                    continue;
+                }
+                let ev = self.deferred.get(&key).expect("listed").clone();
+                match self.apply_remote_event(&ev, now) {
+                    Applied::Yes => {
+                        self.deferred.remove(&key);
+                        progressed = true;
+                    }
+                    Applied::NotYet => {}
+                    Applied::Rejected(reason) => {
+                        self.deferred.remove(&key);
+                        self.out.push(Output::Rejected { from: from.clone(), reason });
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Validates a remote event against the local state and applies it whole, or not at all.
+    fn apply_remote_event(&mut self, ev: &Event, now: Millis) -> Applied {
+        let origin = &ev.origin;
+        if origin == &self.cfg.airline {
+            // Our own event coming back to us from before a restart: a peer that forgot its
+            // log would have reused the number. Never apply our own history from outside.
+            return Applied::Rejected(format!("event {} of {origin} claims to be ours", ev.seq));
+        }
+        if self.cfg.require_signatures {
+            let Some(key) = self.roster.get(origin) else {
+                if self.cfg.roster_closed {
+                    return Applied::Rejected(format!("{origin} is not in the network roster"));
+                }
+                return Applied::NotYet; // applied once we learn its key
+            };
+            let ok = Signature::from_slice(&ev.signature).is_ok_and(|sig| key.verify(&ev.signed_bytes(), &sig).is_ok());
+            if !ok {
+                return Applied::Rejected(format!("event {} of {origin} has no valid signature", ev.seq));
+            }
+        }
+        // The catalog first: the event may sell seats of a flight it creates. Its changes are
+        // checked by actor, and re-applying them later is a no-op, so applying them before
+        // the tokens are checked cannot let a bad event in.
+        if !ev.catalog.is_empty() {
+            if let Err(e) = self.catalog.apply_remote(origin, &ev.catalog) {
+                return Applied::Rejected(format!("catalog change from {origin} refused: {e}"));
+            }
+            self.dirty_docs.insert(origin.clone());
+        }
+        // Tokens: check the whole chain of the event on an overlay before touching anything.
+        let mut overlay: BTreeMap<SeatId, Token> = BTreeMap::new();
+        let mut updates = Vec::new();
+        for u in &ev.tokens {
+            let local = match overlay.get(&u.seat).cloned().or_else(|| self.token(&u.seat)) {
+                Some(t) => t,
+                None => return Applied::NotYet, // flight not in our catalog yet
+            };
+            if local.version >= u.next.version {
+                if local.version == u.next.version && local != u.next {
+                    return Applied::Rejected(format!("{origin} wrote {} v{} differently from its holder", u.seat, u.next.version));
+                }
+                continue; // already applied
+            }
+            if local.version < u.prev.version {
+                return Applied::NotYet;
+            }
+            if local != u.prev {
+                return Applied::Rejected(format!("{origin} moved {} from a state it never had", u.seat));
+            }
+            if let Err(e) = Token::check_successor(&u.prev, &u.next, origin) {
+                return Applied::Rejected(format!("{origin} may not move {}: {e}", u.seat));
+            }
+            overlay.insert(u.seat.clone(), u.next.clone());
+            updates.push(u.clone());
+        }
+        for t in &ev.tickets {
+            if &t.seller != origin {
+                return Applied::Rejected(format!("{origin} published ticket {} sold by {}", t.id, t.seller));
+            }
+        }
+        for u in updates {
+            self.install_token(&u.seat, &u.next, now);
+            if matches!(&u.next.state, TokenState::InTransit { to, .. } if to == &self.cfg.airline) {
+                // Step 2 of the hand-over: take the token, durably, in this same batch.
+                let _ = self.write_token(&u.seat, &Transition::Receive, now);
+            }
+            self.tokens_arrived = true;
+        }
+        for t in &ev.tickets {
+            let merged = match self.tickets.get(&t.id) {
+                Some(old) => old.merge(t),
+                None => t.clone(),
+            };
+            self.tickets.insert(t.id.clone(), merged.clone());
+            self.batch.ticket(merged);
+        }
+        self.clock.observe(origin, ev.seq);
+        self.batch.clock(origin.clone(), ev.seq);
+        self.batch.event(ev.clone());
+        if !ev.catalog.is_empty() {
+            self.cancel_tickets_of_cancelled_flights(now);
+            // Tokens of flights we had not heard of may now be checkable.
+            self.tokens_arrived = true;
+        }
+        Applied::Yes
+    }
+}
+
+enum Pick {
+    Here(SeatId, Option<String>),
+    Ask(AirlineId, Message),
+    Wait,
+}
+
+enum Applied {
+    Yes,
+    NotYet,
+    Rejected(String),
+}
