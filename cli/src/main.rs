@@ -1,1 +1,53 @@
-fn main() {}
+//! `passcom`: run an airline peer, the local demo network, client and admin commands,
+//! simulations and benchmarks.
+//!
+//! Each subcommand lives in its own module; this file only parses and dispatches.
+
+mod client;
+mod peer;
+mod simulate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Passcom sells airline tickets over a peer-to-peer network of airlines, and never sells a
+/// seat twice.
+#[derive(Parser)]
+#[command(name = "passcom", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one airline peer until Ctrl-C.
+    Peer(peer::PeerArgs),
+    /// Start the three-airline demo network locally (rumos, giro, boreal) and print its URLs.
+    Demo(peer::DemoArgs),
+    /// Join the network as a plain gossip subscriber and print every event as a JSON line.
+    Watch(peer::WatchArgs),
+    /// Run deterministic partition simulations that hunt for a double sale.
+    Simulate(simulate::SimulateArgs),
+    /// Client and admin commands against a running peer's HTTP API.
+    #[command(flatten)]
+    Client(client::ClientCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Peer(args) => peer::run_peer(args),
+        Command::Demo(args) => peer::run_demo(args),
+        Command::Watch(args) => peer::run_watch(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Client(cmd) => client::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("passcom: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -683,10 +683,7 @@ mod tests {
     #[test]
     fn cancelled_flights_are_excluded() {
         let mut flights = network();
-        let q = RouteQuery {
-            max_legs: 1,
-            ..query(1, SortBy::Price)
-        };
+        let q = query(1, SortBy::Price);
         let index = RouteIndex::build(&flights);
         assert_eq!(id_set(&index.search(&q)), set(&[&["F4"]]));
         for f in &mut flights {
