@@ -4,10 +4,14 @@
 //!   it reads no clock and opens no socket, so libp2p and the simulator drive the same code.
 //! - [`model`]: events, tickets, wire messages, inputs, outputs and refusals.
 //! - [`store`]: the redb database: tables, group commit, format version.
+//! - [`routes`]: route search over the catalog (pure).
+//! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
 
 pub mod machine;
 pub mod model;
 pub mod store;
+pub mod routes;
+pub mod demo;
 
 pub use machine::{Config, Node, OpenError, SeatStatus};
 pub use model::*;
