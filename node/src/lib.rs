@@ -14,5 +14,7 @@ pub mod routes;
 pub mod demo;
 
 pub use machine::{Config, Node, OpenError, SeatStatus};
+#[cfg(feature = "planted-bugs")]
+pub use machine::PlantedBug;
 pub use model::*;
 pub use store::{Operation, PendingOp, Store, StoreError};

@@ -53,6 +53,32 @@ pub struct Config {
     /// When set, only airlines of `roster` belong to the network: events of any other origin
     /// are rejected rather than kept until its key is learned.
     pub roster_closed: bool,
+    /// A deliberate bug, so the simulator's checker can prove it catches one. Exists only in
+    /// builds with the `planted-bugs` feature.
+    #[cfg(feature = "planted-bugs")]
+    pub planted_bug: Option<PlantedBug>,
+}
+
+/// Bugs the simulator plants to show that its checker fails when an invariant breaks.
+#[cfg(feature = "planted-bugs")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// A peer sells seats whose token another peer holds.
+    NonHolderSells,
+    /// Merging keeps the lower version: a stale update rolls a token back.
+    MergeKeepsLower,
+}
+
+#[cfg(feature = "planted-bugs")]
+impl std::str::FromStr for PlantedBug {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "non-holder-sells" => Ok(PlantedBug::NonHolderSells),
+            "merge-keeps-lower" => Ok(PlantedBug::MergeKeepsLower),
+            _ => Err(format!("unknown planted bug {s:?}: expected non-holder-sells or merge-keeps-lower")),
+        }
+    }
 }
 
 impl Config {
@@ -70,6 +96,8 @@ impl Config {
             require_signatures: false,
             roster: BTreeMap::new(),
             roster_closed: false,
+            #[cfg(feature = "planted-bugs")]
+            planted_bug: None,
         }
     }
 }
@@ -547,6 +575,14 @@ impl Node {
     /// Writes a transition of a token this peer may write, recording it for the local event.
     fn write_token(&mut self, seat: &SeatId, t: &Transition, now: Millis) -> Result<Token, passcom_crdt::TokenError> {
         let prev = self.token(seat).ok_or(passcom_crdt::TokenError::Invalid { op: "write", state: "unknown" })?;
+        #[cfg(feature = "planted-bugs")]
+        let next = match (self.cfg.planted_bug, t) {
+            (Some(PlantedBug::NonHolderSells), Transition::Sell { ticket, .. }) if prev.writer() != &self.cfg.airline => {
+                Token { version: prev.version + 1, state: TokenState::Sold { seller: self.cfg.airline.clone(), ticket: ticket.clone() } }
+            }
+            _ => prev.apply(&self.cfg.airline, t, now)?,
+        };
+        #[cfg(not(feature = "planted-bugs"))]
         let next = prev.apply(&self.cfg.airline, t, now)?;
         self.install_token(seat, &next, now);
         self.local_tokens.push(TokenUpdate { seat: seat.clone(), prev, next: next.clone() });
@@ -923,6 +959,10 @@ impl Node {
         for l in flight.seat_labels() {
             let seat = flight.seat(&l);
             let token = self.token(&seat).expect("the flight is known");
+            #[cfg(feature = "planted-bugs")]
+            if self.cfg.planted_bug == Some(PlantedBug::NonHolderSells) && token.seller_now(now).is_some() {
+                return Ok(Pick::Here(seat, None));
+            }
             match token.seller_now(now) {
                 Some(h) if h == me => return Ok(Pick::Here(seat, None)),
                 Some(h) => {
@@ -1226,6 +1266,12 @@ impl Node {
                 Some(t) => t,
                 None => return Applied::NotYet, // flight not in our catalog yet
             };
+            #[cfg(feature = "planted-bugs")]
+            if self.cfg.planted_bug == Some(PlantedBug::MergeKeepsLower) && local.version > u.next.version {
+                overlay.insert(u.seat.clone(), u.next.clone());
+                updates.push(u.clone());
+                continue;
+            }
             if local.version >= u.next.version {
                 if local.version == u.next.version && local != u.next {
                     return Applied::Rejected(format!("{origin} wrote {} v{} differently from its holder", u.seat, u.next.version));
