@@ -9,7 +9,9 @@
 use crate::ids::{AirlineId, FlightId, SeatId};
 use crate::token::Millis;
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -84,16 +86,21 @@ impl Flight {
 
     /// Whether `label` names a seat of this flight.
     pub fn has_seat(&self, label: &str) -> bool {
-        let split = label.find(|c: char| !c.is_ascii_digit()).unwrap_or(label.len());
+        let split = label
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(label.len());
         let (row, letter) = label.split_at(split);
-        let row_ok = row.parse::<u32>().is_ok_and(|r| r >= 1 && r <= self.rows) && !row.starts_with('0');
+        let row_ok =
+            row.parse::<u32>().is_ok_and(|r| r >= 1 && r <= self.rows) && !row.starts_with('0');
         row_ok && letter.chars().count() == 1 && self.letters.contains(letter)
     }
 
     /// The peer that holds `label`'s token before any change: the partner whose escrow share
     /// covers the seat, else the operating airline.
     pub fn initial_holder(&self, label: &str) -> &AirlineId {
-        let Some(index) = self.seat_index(label) else { return &self.airline };
+        let Some(index) = self.seat_index(label) else {
+            return &self.airline;
+        };
         let mut start = 0;
         for share in &self.escrow {
             let end = start + share.seats;
@@ -124,7 +131,13 @@ impl Flight {
         if each == 0 {
             return Vec::new();
         }
-        partners.iter().map(|p| EscrowShare { airline: p.clone(), seats: each }).collect()
+        partners
+            .iter()
+            .map(|p| EscrowShare {
+                airline: p.clone(),
+                seats: each,
+            })
+            .collect()
     }
 
     /// The seat id of `label` on this flight.
@@ -134,7 +147,12 @@ impl Flight {
 
     /// Checks the flight's own fields: known shape, times in order, at least one seat.
     pub fn validate(&self) -> Result<(), CatalogError> {
-        let bad = |why: &str| Err(CatalogError::InvalidFlight { id: self.id.clone(), why: why.to_owned() });
+        let bad = |why: &str| {
+            Err(CatalogError::InvalidFlight {
+                id: self.id.clone(),
+                why: why.to_owned(),
+            })
+        };
         if self.id.0.is_empty() || self.id.0.len() > 64 {
             return bad("the id must have 1 to 64 characters");
         }
@@ -151,7 +169,9 @@ impl Flight {
             return bad("seat letters must be upper-case A to Z");
         }
         let escrowed: u64 = self.escrow.iter().map(|s| u64::from(s.seats)).sum();
-        if escrowed > u64::from(self.capacity()) || self.escrow.iter().any(|s| s.airline == self.airline) {
+        if escrowed > u64::from(self.capacity())
+            || self.escrow.iter().any(|s| s.airline == self.airline)
+        {
             return bad("escrow shares must go to partners and fit in the cabin");
         }
         Ok(())
@@ -162,7 +182,9 @@ impl Flight {
 #[derive(Clone, Debug, PartialEq, Error)]
 pub enum CatalogError {
     /// A change to airline `document`'s catalog was written by another actor.
-    #[error("a change to {document}'s catalog was written by another airline; only {document} may edit its flights")]
+    #[error(
+        "a change to {document}'s catalog was written by another airline; only {document} may edit its flights"
+    )]
     ForeignChange {
         /// Whose document it targeted.
         document: AirlineId,
@@ -218,7 +240,11 @@ impl AirlineCatalog {
     pub fn load(airline: AirlineId, bytes: &[u8]) -> Result<Self, CatalogError> {
         let mut doc = AutoCommit::load(bytes).map_err(automerge_err)?;
         let expected = actor_for(&airline);
-        if doc.get_changes(&[]).iter().any(|c| c.actor_id() != &expected) {
+        if doc
+            .get_changes(&[])
+            .iter()
+            .any(|c| c.actor_id() != &expected)
+        {
             return Err(CatalogError::ForeignChange { document: airline });
         }
         doc.set_actor(expected);
@@ -242,7 +268,11 @@ impl AirlineCatalog {
 
     /// The encoded changes made after `heads` (all changes for an empty slice).
     pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<Vec<u8>> {
-        self.doc.get_changes(heads).iter().map(|c| c.raw_bytes().to_vec()).collect()
+        self.doc
+            .get_changes(heads)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect()
     }
 
     /// Applies changes received from another peer. Every change must be by this airline's
@@ -254,7 +284,9 @@ impl AirlineCatalog {
         for bytes in changes {
             let change = Change::try_from(bytes.as_slice()).map_err(automerge_err)?;
             if change.actor_id() != &expected {
-                return Err(CatalogError::ForeignChange { document: self.airline.clone() });
+                return Err(CatalogError::ForeignChange {
+                    document: self.airline.clone(),
+                });
             }
             decoded.push(change);
         }
@@ -265,14 +297,20 @@ impl AirlineCatalog {
     fn map(&mut self, key: &str) -> Result<ObjId, CatalogError> {
         match self.doc.get(ROOT, key).map_err(automerge_err)? {
             Some((Value::Object(ObjType::Map), id)) => Ok(id),
-            _ => self.doc.put_object(ROOT, key, ObjType::Map).map_err(automerge_err),
+            _ => self
+                .doc
+                .put_object(ROOT, key, ObjType::Map)
+                .map_err(automerge_err),
         }
     }
 
     fn child_map(&mut self, parent: &ObjId, key: &str) -> Result<ObjId, CatalogError> {
         match self.doc.get(parent, key).map_err(automerge_err)? {
             Some((Value::Object(ObjType::Map), id)) => Ok(id),
-            _ => self.doc.put_object(parent, key, ObjType::Map).map_err(automerge_err),
+            _ => self
+                .doc
+                .put_object(parent, key, ObjType::Map)
+                .map_err(automerge_err),
         }
     }
 
@@ -290,11 +328,15 @@ impl AirlineCatalog {
         for a in airports {
             let obj = self.child_map(&root, &a.iata)?;
             let d = &mut self.doc;
-            d.put(&obj, "name", a.name.as_str()).map_err(automerge_err)?;
-            d.put(&obj, "city", a.city.as_str()).map_err(automerge_err)?;
-            d.put(&obj, "state", a.state.as_str()).map_err(automerge_err)?;
+            d.put(&obj, "name", a.name.as_str())
+                .map_err(automerge_err)?;
+            d.put(&obj, "city", a.city.as_str())
+                .map_err(automerge_err)?;
+            d.put(&obj, "state", a.state.as_str())
+                .map_err(automerge_err)?;
             d.put(&obj, "latitude", a.latitude).map_err(automerge_err)?;
-            d.put(&obj, "longitude", a.longitude).map_err(automerge_err)?;
+            d.put(&obj, "longitude", a.longitude)
+                .map_err(automerge_err)?;
         }
         Ok(self.commit(&before))
     }
@@ -319,7 +361,9 @@ impl AirlineCatalog {
         for f in flights {
             let obj = self.child_map(&root, f.id.as_str())?;
             let d = &mut self.doc;
-            let put = |d: &mut AutoCommit, k: &str, v: ScalarValue| d.put(&obj, k, v).map_err(automerge_err);
+            let put = |d: &mut AutoCommit, k: &str, v: ScalarValue| {
+                d.put(&obj, k, v).map_err(automerge_err)
+            };
             put(d, "airline", f.airline.as_str().into())?;
             put(d, "origin", f.origin.as_str().into())?;
             put(d, "destination", f.destination.as_str().into())?;
@@ -329,7 +373,11 @@ impl AirlineCatalog {
             put(d, "letters", f.letters.as_str().into())?;
             put(d, "fare_cents", ScalarValue::Uint(f.fare_cents))?;
             put(d, "cancelled", ScalarValue::Boolean(f.cancelled))?;
-            let escrow: Vec<String> = f.escrow.iter().map(|s| format!("{}:{}", s.airline, s.seats)).collect();
+            let escrow: Vec<String> = f
+                .escrow
+                .iter()
+                .map(|s| format!("{}:{}", s.airline, s.seats))
+                .collect();
             put(d, "escrow", escrow.join(",").as_str().into())?;
         }
         Ok(self.commit(&before))
@@ -409,7 +457,10 @@ impl AirlineCatalog {
                 rows: self.int(&o, "rows").clamp(0, u32::MAX as i64) as u32,
                 letters: self.string(&o, "letters"),
                 fare_cents: self.int(&o, "fare_cents").max(0) as u64,
-                cancelled: matches!(self.scalar(&o, "cancelled"), Some(ScalarValue::Boolean(true))),
+                cancelled: matches!(
+                    self.scalar(&o, "cancelled"),
+                    Some(ScalarValue::Boolean(true))
+                ),
                 escrow: parse_escrow(&self.string(&o, "escrow")),
             })
             .filter(|f| f.airline == self.airline)
@@ -421,7 +472,10 @@ fn parse_escrow(s: &str) -> Vec<EscrowShare> {
     s.split(',')
         .filter_map(|part| {
             let (airline, seats) = part.split_once(':')?;
-            Some(EscrowShare { airline: AirlineId::new(airline), seats: seats.parse().ok()? })
+            Some(EscrowShare {
+                airline: AirlineId::new(airline),
+                seats: seats.parse().ok()?,
+            })
         })
         .collect()
 }
@@ -443,7 +497,9 @@ impl Catalog {
 
     /// The document of `airline`, created empty if unknown.
     pub fn doc_mut(&mut self, airline: &AirlineId) -> &mut AirlineCatalog {
-        self.docs.entry(airline.clone()).or_insert_with(|| AirlineCatalog::new(airline.clone()))
+        self.docs
+            .entry(airline.clone())
+            .or_insert_with(|| AirlineCatalog::new(airline.clone()))
     }
 
     /// The airlines that have a document here.
@@ -473,21 +529,33 @@ impl Catalog {
     }
 
     /// Local edit: `airline` adds or updates its own flights. Returns the change to broadcast.
-    pub fn put_flights(&mut self, airline: &AirlineId, flights: &[Flight]) -> Result<Vec<Vec<u8>>, CatalogError> {
+    pub fn put_flights(
+        &mut self,
+        airline: &AirlineId,
+        flights: &[Flight],
+    ) -> Result<Vec<Vec<u8>>, CatalogError> {
         let changes = self.doc_mut(airline).put_flights(flights)?;
         self.refresh();
         Ok(changes)
     }
 
     /// Local edit: `airline` lists airports it serves. Returns the change to broadcast.
-    pub fn put_airports(&mut self, airline: &AirlineId, airports: &[Airport]) -> Result<Vec<Vec<u8>>, CatalogError> {
+    pub fn put_airports(
+        &mut self,
+        airline: &AirlineId,
+        airports: &[Airport],
+    ) -> Result<Vec<Vec<u8>>, CatalogError> {
         let changes = self.doc_mut(airline).put_airports(airports)?;
         self.refresh();
         Ok(changes)
     }
 
     /// Applies remote changes to `airline`'s document (see [`AirlineCatalog::apply_remote`]).
-    pub fn apply_remote(&mut self, airline: &AirlineId, changes: &[Vec<u8>]) -> Result<(), CatalogError> {
+    pub fn apply_remote(
+        &mut self,
+        airline: &AirlineId,
+        changes: &[Vec<u8>],
+    ) -> Result<(), CatalogError> {
         self.doc_mut(airline).apply_remote(changes)?;
         self.refresh();
         Ok(())
@@ -515,7 +583,10 @@ impl Catalog {
 
     /// Saves every document, by airline, for the store.
     pub fn save_all(&mut self) -> BTreeMap<AirlineId, Vec<u8>> {
-        self.docs.iter_mut().map(|(a, d)| (a.clone(), d.save())).collect()
+        self.docs
+            .iter_mut()
+            .map(|(a, d)| (a.clone(), d.save()))
+            .collect()
     }
 }
 
@@ -550,15 +621,22 @@ mod tests {
             Err(CatalogError::ForeignFlight { .. })
         ));
         // …and a change giro made to its own doc, delivered as if it were rumos's, is refused.
-        let changes = at_giro.put_flights(&giro, &[flight("giro", "GI1")]).unwrap();
+        let changes = at_giro
+            .put_flights(&giro, &[flight("giro", "GI1")])
+            .unwrap();
         let mut at_rumos = Catalog::new();
         assert_eq!(
             at_rumos.apply_remote(&rumos, &changes),
-            Err(CatalogError::ForeignChange { document: rumos.clone() })
+            Err(CatalogError::ForeignChange {
+                document: rumos.clone()
+            })
         );
         assert!(at_rumos.flights().next().is_none());
         at_rumos.apply_remote(&giro, &changes).unwrap();
-        assert_eq!(at_rumos.flight(&FlightId::new("GI1")).unwrap().airline, giro);
+        assert_eq!(
+            at_rumos.flight(&FlightId::new("GI1")).unwrap().airline,
+            giro
+        );
     }
 
     #[test]
@@ -566,7 +644,9 @@ mod tests {
         let (rumos, giro) = (AirlineId::new("rumos"), AirlineId::new("giro"));
         let mut a = Catalog::new();
         let mut b = Catalog::new();
-        let ca = a.put_flights(&rumos, &[flight("rumos", "RU1"), flight("rumos", "RU2")]).unwrap();
+        let ca = a
+            .put_flights(&rumos, &[flight("rumos", "RU1"), flight("rumos", "RU2")])
+            .unwrap();
         let cb = b.put_flights(&giro, &[flight("giro", "GI1")]).unwrap();
         let mut cancelled = flight("rumos", "RU2");
         cancelled.cancelled = true;
@@ -599,21 +679,30 @@ mod tests {
         let f = flight("rumos", "RU1");
         assert_eq!(f.capacity(), 180);
         assert!(f.has_seat("14C") && f.has_seat("30F") && f.has_seat("1A"));
-        assert!(!f.has_seat("31A") && !f.has_seat("0A") && !f.has_seat("14G") && !f.has_seat("C14"));
+        assert!(
+            !f.has_seat("31A") && !f.has_seat("0A") && !f.has_seat("14G") && !f.has_seat("C14")
+        );
         assert_eq!(f.seat_labels().count(), 180);
     }
 
     #[test]
     fn escrow_shares_take_seats_from_the_front() {
         let mut f = flight("rumos", "RU1");
-        f.escrow = Flight::escrow_for(180, 0.2, &[AirlineId::new("giro"), AirlineId::new("boreal")]);
+        f.escrow = Flight::escrow_for(
+            180,
+            0.2,
+            &[AirlineId::new("giro"), AirlineId::new("boreal")],
+        );
         assert_eq!(f.escrow[0].seats, 36);
         assert_eq!(f.initial_holder("1A").as_str(), "giro");
         assert_eq!(f.initial_holder("6F").as_str(), "giro"); // index 35
         assert_eq!(f.initial_holder("7A").as_str(), "boreal");
         assert_eq!(f.initial_holder("12F").as_str(), "boreal"); // index 71
         assert_eq!(f.initial_holder("13A").as_str(), "rumos");
-        let holders = f.seat_labels().filter(|l| f.initial_holder(l).as_str() == "rumos").count();
+        let holders = f
+            .seat_labels()
+            .filter(|l| f.initial_holder(l).as_str() == "rumos")
+            .count();
         assert_eq!(holders, 108);
         f.validate().unwrap();
     }

@@ -62,7 +62,10 @@ pub struct SeatId {
 impl SeatId {
     /// Builds a seat id from a flight and a seat label.
     pub fn new(flight: impl Into<FlightId>, seat: impl Into<String>) -> Self {
-        Self { flight: flight.into(), seat: seat.into() }
+        Self {
+            flight: flight.into(),
+            seat: seat.into(),
+        }
     }
 }
 

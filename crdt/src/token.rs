@@ -15,7 +15,7 @@ pub type Millis = i64;
 
 /// Where a seat token is and who may act on it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TokenState {
     /// The holder may sell it, hold it for a cart or hand it over.
     Available {
@@ -58,7 +58,7 @@ pub struct Token {
 
 /// A change a peer asks to make to a token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Transition {
     /// Put an available (or expired-hold) seat in a cart until `expires`.
     Hold {
@@ -171,7 +171,10 @@ impl Token {
     /// The token of a seat of a freshly created flight: available at its operating airline.
     /// Tokens in this state need not be stored: an absent token means this.
     pub fn initial(operator: AirlineId) -> Token {
-        Token { version: 0, state: TokenState::Available { holder: operator } }
+        Token {
+            version: 0,
+            state: TokenState::Available { holder: operator },
+        }
     }
 
     /// The only peer allowed to write the next version: the holder, the seller of a sold seat,
@@ -189,7 +192,9 @@ impl Token {
     pub fn seller_now(&self, now: Millis) -> Option<&AirlineId> {
         match &self.state {
             TokenState::Available { holder } => Some(holder),
-            TokenState::Held { holder, expires, .. } if *expires <= now => Some(holder),
+            TokenState::Held {
+                holder, expires, ..
+            } if *expires <= now => Some(holder),
             _ => None,
         }
     }
@@ -200,61 +205,116 @@ impl Token {
     /// [`Token::writer`] may change a token, a sold seat cannot be sold or held, a held seat only
     /// sells to its cart before the hold lapses, and nothing moves a token in transit but its
     /// receipt.
-    pub fn apply(&self, actor: &AirlineId, transition: &Transition, now: Millis) -> Result<Token, TokenError> {
+    pub fn apply(
+        &self,
+        actor: &AirlineId,
+        transition: &Transition,
+        now: Millis,
+    ) -> Result<Token, TokenError> {
         let entitled = self.writer();
         if actor != entitled {
-            return Err(TokenError::NotHolder { actor: actor.clone(), entitled: entitled.clone() });
+            return Err(TokenError::NotHolder {
+                actor: actor.clone(),
+                entitled: entitled.clone(),
+            });
         }
-        let invalid = || TokenError::Invalid { op: transition.name(), state: self.state.name() };
+        let invalid = || TokenError::Invalid {
+            op: transition.name(),
+            state: self.state.name(),
+        };
         let state = match (&self.state, transition) {
-            (TokenState::InTransit { to, .. }, Transition::Receive) => TokenState::Available { holder: to.clone() },
-            (TokenState::InTransit { from, to }, _) => {
-                return Err(TokenError::InTransit { from: from.clone(), to: to.clone() });
+            (TokenState::InTransit { to, .. }, Transition::Receive) => {
+                TokenState::Available { holder: to.clone() }
             }
-            (TokenState::Sold { .. }, Transition::Refund) => TokenState::Available { holder: actor.clone() },
+            (TokenState::InTransit { from, to }, _) => {
+                return Err(TokenError::InTransit {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
+            }
+            (TokenState::Sold { .. }, Transition::Refund) => TokenState::Available {
+                holder: actor.clone(),
+            },
             (TokenState::Sold { .. }, _) => return Err(TokenError::Sold),
             (_, Transition::Receive | Transition::Refund) => return Err(invalid()),
-            (TokenState::Held { hold_id: held, expires, .. }, t) if *expires > now => match t {
-                Transition::Release { hold_id } if hold_id == held => TokenState::Available { holder: actor.clone() },
-                Transition::Sell { ticket, hold_id: Some(h) } if h == held => {
-                    TokenState::Sold { seller: actor.clone(), ticket: ticket.clone() }
-                }
+            (
+                TokenState::Held {
+                    hold_id: held,
+                    expires,
+                    ..
+                },
+                t,
+            ) if *expires > now => match t {
+                Transition::Release { hold_id } if hold_id == held => TokenState::Available {
+                    holder: actor.clone(),
+                },
+                Transition::Sell {
+                    ticket,
+                    hold_id: Some(h),
+                } if h == held => TokenState::Sold {
+                    seller: actor.clone(),
+                    ticket: ticket.clone(),
+                },
                 _ => return Err(TokenError::HeldElsewhere { expires: *expires }),
             },
             // Available, or held with a lapsed hold: the holder's to use.
             (current, t) => match t {
-                Transition::Hold { hold_id, expires } => {
-                    TokenState::Held { holder: actor.clone(), hold_id: hold_id.clone(), expires: *expires }
-                }
+                Transition::Hold { hold_id, expires } => TokenState::Held {
+                    holder: actor.clone(),
+                    hold_id: hold_id.clone(),
+                    expires: *expires,
+                },
                 Transition::Release { hold_id } => match current {
                     TokenState::Held { hold_id: held, .. } if held == hold_id => {
-                        TokenState::Available { holder: actor.clone() }
+                        TokenState::Available {
+                            holder: actor.clone(),
+                        }
                     }
                     _ => return Err(invalid()),
                 },
                 Transition::Sell { ticket, hold_id } => match (current, hold_id) {
-                    (TokenState::Held { hold_id: held, expires, .. }, Some(h)) if h == held => {
+                    (
+                        TokenState::Held {
+                            hold_id: held,
+                            expires,
+                            ..
+                        },
+                        Some(h),
+                    ) if h == held => {
                         return Err(TokenError::HoldExpired { expires: *expires });
                     }
-                    _ => TokenState::Sold { seller: actor.clone(), ticket: ticket.clone() },
+                    _ => TokenState::Sold {
+                        seller: actor.clone(),
+                        ticket: ticket.clone(),
+                    },
                 },
                 Transition::Grant { to } => {
                     if to == actor {
                         return Err(invalid());
                     }
-                    TokenState::InTransit { from: actor.clone(), to: to.clone() }
+                    TokenState::InTransit {
+                        from: actor.clone(),
+                        to: to.clone(),
+                    }
                 }
                 Transition::Receive | Transition::Refund => return Err(invalid()),
             },
         };
-        Ok(Token { version: self.version + 1, state })
+        Ok(Token {
+            version: self.version + 1,
+            state,
+        })
     }
 
     /// Merges two replicas of the same token: the higher version wins. Two different states at
     /// one version cannot arise among honest peers (only one peer may write each version); should
     /// they meet anyway, the larger state wins so that every replica still picks the same one.
     pub fn merge(&self, other: &Token) -> Token {
-        if (other.version, &other.state) > (self.version, &self.state) { other.clone() } else { self.clone() }
+        if (other.version, &other.state) > (self.version, &self.state) {
+            other.clone()
+        } else {
+            self.clone()
+        }
     }
 
     /// Checks that `next`, written by `author`, is a legal successor of `prev`: one version
@@ -263,14 +323,24 @@ impl Token {
     ///
     /// Errors: [`TokenError::NotHolder`] when `author` had no right to write, and
     /// [`TokenError::BrokenChain`] when `next` cannot follow `prev`.
-    pub fn check_successor(prev: &Token, next: &Token, author: &AirlineId) -> Result<(), TokenError> {
-        let broken = || TokenError::BrokenChain { prev: prev.version, next: next.version };
+    pub fn check_successor(
+        prev: &Token,
+        next: &Token,
+        author: &AirlineId,
+    ) -> Result<(), TokenError> {
+        let broken = || TokenError::BrokenChain {
+            prev: prev.version,
+            next: next.version,
+        };
         if next.version != prev.version + 1 {
             return Err(broken());
         }
         let entitled = prev.writer();
         if author != entitled {
-            return Err(TokenError::NotHolder { actor: author.clone(), entitled: entitled.clone() });
+            return Err(TokenError::NotHolder {
+                actor: author.clone(),
+                entitled: entitled.clone(),
+            });
         }
         let legal = match (&prev.state, &next.state) {
             (TokenState::InTransit { to, .. }, TokenState::Available { holder }) => holder == to,
@@ -297,8 +367,14 @@ mod tests {
     #[test]
     fn only_the_holder_sells() {
         let t = Token::initial(a("rumos"));
-        let sell = Transition::Sell { ticket: TicketId::new("giro-1"), hold_id: None };
-        assert!(matches!(t.apply(&a("giro"), &sell, 0), Err(TokenError::NotHolder { .. })));
+        let sell = Transition::Sell {
+            ticket: TicketId::new("giro-1"),
+            hold_id: None,
+        };
+        assert!(matches!(
+            t.apply(&a("giro"), &sell, 0),
+            Err(TokenError::NotHolder { .. })
+        ));
         let sold = t.apply(&a("rumos"), &sell, 0).unwrap();
         assert_eq!(sold.version, 1);
         assert_eq!(sold.apply(&a("rumos"), &sell, 0), Err(TokenError::Sold));
@@ -307,12 +383,26 @@ mod tests {
     #[test]
     fn hand_over_takes_two_steps_and_nobody_sells_in_between() {
         let t = Token::initial(a("rumos"));
-        let moving = t.apply(&a("rumos"), &Transition::Grant { to: a("giro") }, 0).unwrap();
-        let sell = Transition::Sell { ticket: TicketId::new("x"), hold_id: None };
+        let moving = t
+            .apply(&a("rumos"), &Transition::Grant { to: a("giro") }, 0)
+            .unwrap();
+        let sell = Transition::Sell {
+            ticket: TicketId::new("x"),
+            hold_id: None,
+        };
         assert!(moving.apply(&a("rumos"), &sell, 0).is_err());
-        assert!(matches!(moving.apply(&a("giro"), &sell, 0), Err(TokenError::InTransit { .. })));
+        assert!(matches!(
+            moving.apply(&a("giro"), &sell, 0),
+            Err(TokenError::InTransit { .. })
+        ));
         let landed = moving.apply(&a("giro"), &Transition::Receive, 0).unwrap();
-        assert_eq!(landed, Token { version: 2, state: TokenState::Available { holder: a("giro") } });
+        assert_eq!(
+            landed,
+            Token {
+                version: 2,
+                state: TokenState::Available { holder: a("giro") }
+            }
+        );
         Token::check_successor(&moving, &landed, &a("giro")).unwrap();
         assert!(Token::check_successor(&moving, &landed, &a("rumos")).is_err());
     }
@@ -320,22 +410,57 @@ mod tests {
     #[test]
     fn holds_sell_only_to_their_cart_until_they_lapse() {
         let t = Token::initial(a("rumos"));
-        let held = t.apply(&a("rumos"), &Transition::Hold { hold_id: "cart".into(), expires: 100 }, 0).unwrap();
-        let other = Transition::Sell { ticket: TicketId::new("x"), hold_id: None };
-        assert_eq!(held.apply(&a("rumos"), &other, 50), Err(TokenError::HeldElsewhere { expires: 100 }));
-        let mine = Transition::Sell { ticket: TicketId::new("y"), hold_id: Some("cart".into()) };
+        let held = t
+            .apply(
+                &a("rumos"),
+                &Transition::Hold {
+                    hold_id: "cart".into(),
+                    expires: 100,
+                },
+                0,
+            )
+            .unwrap();
+        let other = Transition::Sell {
+            ticket: TicketId::new("x"),
+            hold_id: None,
+        };
+        assert_eq!(
+            held.apply(&a("rumos"), &other, 50),
+            Err(TokenError::HeldElsewhere { expires: 100 })
+        );
+        let mine = Transition::Sell {
+            ticket: TicketId::new("y"),
+            hold_id: Some("cart".into()),
+        };
         assert!(held.apply(&a("rumos"), &mine, 50).is_ok());
-        assert_eq!(held.apply(&a("rumos"), &mine, 100), Err(TokenError::HoldExpired { expires: 100 }));
+        assert_eq!(
+            held.apply(&a("rumos"), &mine, 100),
+            Err(TokenError::HoldExpired { expires: 100 })
+        );
         assert!(held.apply(&a("rumos"), &other, 100).is_ok());
     }
 
     #[test]
     fn forged_successor_is_refused() {
         let t = Token::initial(a("rumos"));
-        let forged = Token { version: 1, state: TokenState::Sold { seller: a("rogue"), ticket: TicketId::new("f") } };
-        assert!(matches!(Token::check_successor(&t, &forged, &a("rogue")), Err(TokenError::NotHolder { .. })));
-        let forged_by_owner_name =
-            Token { version: 1, state: TokenState::Sold { seller: a("giro"), ticket: TicketId::new("f") } };
+        let forged = Token {
+            version: 1,
+            state: TokenState::Sold {
+                seller: a("rogue"),
+                ticket: TicketId::new("f"),
+            },
+        };
+        assert!(matches!(
+            Token::check_successor(&t, &forged, &a("rogue")),
+            Err(TokenError::NotHolder { .. })
+        ));
+        let forged_by_owner_name = Token {
+            version: 1,
+            state: TokenState::Sold {
+                seller: a("giro"),
+                ticket: TicketId::new("f"),
+            },
+        };
         assert!(Token::check_successor(&t, &forged_by_owner_name, &a("rumos")).is_err());
     }
 }

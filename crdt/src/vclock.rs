@@ -87,7 +87,12 @@ mod tests {
     use super::*;
 
     fn clock(entries: &[(&str, u64)]) -> VectorClock {
-        VectorClock(entries.iter().map(|(o, s)| (AirlineId::new(*o), *s)).collect())
+        VectorClock(
+            entries
+                .iter()
+                .map(|(o, s)| (AirlineId::new(*o), *s))
+                .collect(),
+        )
     }
 
     #[test]
@@ -107,6 +112,9 @@ mod tests {
 
     #[test]
     fn absent_origin_equals_zero() {
-        assert_eq!(clock(&[("rumos", 0)]).compare(&VectorClock::new()), Causality::Equal);
+        assert_eq!(
+            clock(&[("rumos", 0)]).compare(&VectorClock::new()),
+            Causality::Equal
+        );
     }
 }

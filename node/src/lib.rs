@@ -7,14 +7,14 @@
 //! - [`routes`]: route search over the catalog (pure).
 //! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
 
+pub mod demo;
 pub mod machine;
 pub mod model;
-pub mod store;
 pub mod routes;
-pub mod demo;
+pub mod store;
 
-pub use machine::{Config, Node, OpenError, SeatStatus};
 #[cfg(feature = "planted-bugs")]
 pub use machine::PlantedBug;
+pub use machine::{Config, Node, OpenError, SeatStatus};
 pub use model::*;
 pub use store::{Operation, PendingOp, Store, StoreError};

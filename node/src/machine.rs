@@ -22,7 +22,8 @@ use crate::model::*;
 use crate::store::{Batch, Operation, OutboxEntry, PendingOp, Store, StoreError};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use passcom_crdt::{
-    AirlineId, Catalog, Flight, FlightId, Millis, SeatId, TicketId, Token, TokenState, Transition, VectorClock,
+    AirlineId, Catalog, Flight, FlightId, Millis, SeatId, TicketId, Token, TokenState, Transition,
+    VectorClock,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,7 +77,9 @@ impl std::str::FromStr for PlantedBug {
         match s {
             "non-holder-sells" => Ok(PlantedBug::NonHolderSells),
             "merge-keeps-lower" => Ok(PlantedBug::MergeKeepsLower),
-            _ => Err(format!("unknown planted bug {s:?}: expected non-holder-sells or merge-keeps-lower")),
+            _ => Err(format!(
+                "unknown planted bug {s:?}: expected non-holder-sells or merge-keeps-lower"
+            )),
         }
     }
 }
@@ -130,6 +133,7 @@ pub enum SeatStatus {
 }
 
 /// What trying an operation found.
+#[allow(clippy::large_enum_variant)] // short-lived, never stored in bulk
 enum Attempt {
     /// Done: reply with this and record it.
     Finished(Operation, Reply),
@@ -169,7 +173,10 @@ pub struct Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("airline", &self.cfg.airline).field("clock", &self.clock).finish()
+        f.debug_struct("Node")
+            .field("airline", &self.cfg.airline)
+            .field("clock", &self.clock)
+            .finish()
     }
 }
 
@@ -180,7 +187,9 @@ pub enum OpenError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A stored catalog document does not load.
-    #[error("catalog of {airline} in {path} does not load ({why}); start from a new data folder to resync from peers")]
+    #[error(
+        "catalog of {airline} in {path} does not load ({why}); start from a new data folder to resync from peers"
+    )]
     Catalog {
         /// Whose document.
         airline: AirlineId,
@@ -208,7 +217,10 @@ impl Node {
         let signer = cfg.signing_key.map(|k| SigningKey::from_bytes(&k));
         let mut roster = BTreeMap::new();
         for (airline, key) in &cfg.roster {
-            roster.insert(airline.clone(), VerifyingKey::from_bytes(key).map_err(|_| OpenError::Key(airline.clone()))?);
+            roster.insert(
+                airline.clone(),
+                VerifyingKey::from_bytes(key).map_err(|_| OpenError::Key(airline.clone()))?,
+            );
         }
         let mut node = Node {
             cfg,
@@ -243,14 +255,23 @@ impl Node {
             b.meta("airline", node.cfg.airline.as_str().as_bytes().to_vec());
             node.store.commit(b)?;
         }
-        let mut out = vec![Output::SetTimer { at: now + node.cfg.tick_ms, timer: Timer::Tick }];
+        let mut out = vec![Output::SetTimer {
+            at: now + node.cfg.tick_ms,
+            timer: Timer::Tick,
+        }];
         for (key, op) in &node.operations {
             if let Operation::Pending { deadline, .. } = op {
-                out.push(Output::SetTimer { at: *deadline, timer: Timer::Deadline(key.clone()) });
+                out.push(Output::SetTimer {
+                    at: *deadline,
+                    timer: Timer::Deadline(key.clone()),
+                });
             }
         }
         for hold in node.holds.values() {
-            out.push(Output::SetTimer { at: hold.expires, timer: Timer::HoldExpiry(hold.hold_id.clone()) });
+            out.push(Output::SetTimer {
+                at: hold.expires,
+                timer: Timer::HoldExpiry(hold.hold_id.clone()),
+            });
         }
         Ok((node, out))
     }
@@ -271,10 +292,12 @@ impl Node {
         }
         let mut catalog = Catalog::new();
         for (airline, bytes) in &snap.catalog {
-            let doc = passcom_crdt::AirlineCatalog::load(airline.clone(), bytes).map_err(|e| OpenError::Catalog {
-                airline: airline.clone(),
-                path: self.store.path().to_owned(),
-                why: e.to_string(),
+            let doc = passcom_crdt::AirlineCatalog::load(airline.clone(), bytes).map_err(|e| {
+                OpenError::Catalog {
+                    airline: airline.clone(),
+                    path: self.store.path().to_owned(),
+                    why: e.to_string(),
+                }
             })?;
             catalog.insert_doc(doc);
         }
@@ -317,7 +340,9 @@ impl Node {
             return Some(t.clone());
         }
         let flight = self.catalog.flight(&seat.flight)?;
-        flight.has_seat(&seat.seat).then(|| Token::initial(flight.initial_holder(&seat.seat).clone()))
+        flight
+            .has_seat(&seat.seat)
+            .then(|| Token::initial(flight.initial_holder(&seat.seat).clone()))
     }
 
     /// Every token that ever changed, by seat (the others are at their initial state).
@@ -352,7 +377,10 @@ impl Node {
 
     /// The verifying keys known, by airline.
     pub fn roster(&self) -> BTreeMap<AirlineId, [u8; 32]> {
-        self.roster.iter().map(|(a, k)| (a.clone(), k.to_bytes())).collect()
+        self.roster
+            .iter()
+            .map(|(a, k)| (a.clone(), k.to_bytes()))
+            .collect()
     }
 
     /// Peers currently reachable.
@@ -370,7 +398,9 @@ impl Node {
         flight
             .seat_labels()
             .map(|label| {
-                let token = self.token(&flight.seat(&label)).unwrap_or_else(|| Token::initial(flight.airline.clone()));
+                let token = self
+                    .token(&flight.seat(&label))
+                    .unwrap_or_else(|| Token::initial(flight.airline.clone()));
                 (label, self.status(&token, now))
             })
             .collect()
@@ -379,13 +409,22 @@ impl Node {
     fn status(&self, token: &Token, now: Millis) -> SeatStatus {
         match &token.state {
             TokenState::Sold { .. } => SeatStatus::Sold,
-            TokenState::InTransit { from, to } => SeatStatus::Moving { from: from.clone(), to: to.clone() },
-            TokenState::Held { holder, expires, .. } if *expires > now => SeatStatus::Held { holder: holder.clone() },
+            TokenState::InTransit { from, to } => SeatStatus::Moving {
+                from: from.clone(),
+                to: to.clone(),
+            },
+            TokenState::Held {
+                holder, expires, ..
+            } if *expires > now => SeatStatus::Held {
+                holder: holder.clone(),
+            },
             TokenState::Available { holder } | TokenState::Held { holder, .. } => {
                 if holder == &self.cfg.airline {
                     SeatStatus::Here
                 } else {
-                    SeatStatus::Partner { holder: holder.clone() }
+                    SeatStatus::Partner {
+                        holder: holder.clone(),
+                    }
                 }
             }
         }
@@ -407,13 +446,22 @@ impl Node {
     }
 
     /// The events of the log that `clock` lacks, at most `limit` (for catch-up and tests).
-    pub fn events_missing_from(&self, clock: &VectorClock, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn events_missing_from(
+        &self,
+        clock: &VectorClock,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::new();
         for (origin, range) in self.clock.missing_from(clock) {
             if out.len() >= limit {
                 break;
             }
-            out.extend(self.store.events(&origin, *range.start(), *range.end(), limit - out.len())?);
+            out.extend(self.store.events(
+                &origin,
+                *range.start(),
+                *range.end(),
+                limit - out.len(),
+            )?);
         }
         Ok(out)
     }
@@ -435,7 +483,13 @@ impl Node {
     pub fn handle_batch(&mut self, inputs: Vec<Input>, now: Millis) -> Vec<Output> {
         let requests: Vec<RequestId> = inputs
             .iter()
-            .filter_map(|i| if let Input::Request(id, _) = i { Some(*id) } else { None })
+            .filter_map(|i| {
+                if let Input::Request(id, _) = i {
+                    Some(*id)
+                } else {
+                    None
+                }
+            })
             .collect();
         for input in inputs {
             self.step(input, now);
@@ -455,7 +509,10 @@ impl Node {
                     .into_iter()
                     .map(|id| Output::Reply(id, Reply::Refused(Refusal::Storage(why.clone()))))
                     .collect();
-                out.push(Output::SetTimer { at: now + self.cfg.tick_ms, timer: Timer::Tick });
+                out.push(Output::SetTimer {
+                    at: now + self.cfg.tick_ms,
+                    timer: Timer::Tick,
+                });
                 out
             }
         }
@@ -516,7 +573,10 @@ impl Node {
     fn seal_and_commit(&mut self, now: Millis) -> Result<(), StoreError> {
         let _ = now;
         let mut sealed = None;
-        if !self.local_tokens.is_empty() || !self.local_tickets.is_empty() || !self.local_catalog.is_empty() {
+        if !self.local_tokens.is_empty()
+            || !self.local_tickets.is_empty()
+            || !self.local_catalog.is_empty()
+        {
             let seq = self.clock.get(&self.cfg.airline) + 1;
             let mut ev = Event {
                 origin: self.cfg.airline.clone(),
@@ -552,9 +612,18 @@ impl Node {
         if let Some(ev) = sealed {
             // Grants go straight to their receivers too, so a hand-over need not wait for gossip.
             for to in direct {
-                self.out.insert(0, Output::Send { to, msg: Message::Events { events: vec![ev.clone()] } });
+                self.out.insert(
+                    0,
+                    Output::Send {
+                        to,
+                        msg: Message::Events {
+                            events: vec![ev.clone()],
+                        },
+                    },
+                );
             }
-            self.out.insert(0, Output::Broadcast(Message::Events { events: vec![ev] }));
+            self.out
+                .insert(0, Output::Broadcast(Message::Events { events: vec![ev] }));
         }
         Ok(())
     }
@@ -565,7 +634,12 @@ impl Node {
 
     fn ask_sync(&mut self, peer: &AirlineId) {
         if self.sync_asked.insert(peer.clone()) {
-            self.out.push(Output::Send { to: peer.clone(), msg: Message::SyncRequest { clock: self.clock.clone() } });
+            self.out.push(Output::Send {
+                to: peer.clone(),
+                msg: Message::SyncRequest {
+                    clock: self.clock.clone(),
+                },
+            });
         }
     }
 
@@ -573,19 +647,39 @@ impl Node {
     // Local token writes
 
     /// Writes a transition of a token this peer may write, recording it for the local event.
-    fn write_token(&mut self, seat: &SeatId, t: &Transition, now: Millis) -> Result<Token, passcom_crdt::TokenError> {
-        let prev = self.token(seat).ok_or(passcom_crdt::TokenError::Invalid { op: "write", state: "unknown" })?;
+    fn write_token(
+        &mut self,
+        seat: &SeatId,
+        t: &Transition,
+        now: Millis,
+    ) -> Result<Token, passcom_crdt::TokenError> {
+        let prev = self.token(seat).ok_or(passcom_crdt::TokenError::Invalid {
+            op: "write",
+            state: "unknown",
+        })?;
         #[cfg(feature = "planted-bugs")]
         let next = match (self.cfg.planted_bug, t) {
-            (Some(PlantedBug::NonHolderSells), Transition::Sell { ticket, .. }) if prev.writer() != &self.cfg.airline => {
-                Token { version: prev.version + 1, state: TokenState::Sold { seller: self.cfg.airline.clone(), ticket: ticket.clone() } }
+            (Some(PlantedBug::NonHolderSells), Transition::Sell { ticket, .. })
+                if prev.writer() != &self.cfg.airline =>
+            {
+                Token {
+                    version: prev.version + 1,
+                    state: TokenState::Sold {
+                        seller: self.cfg.airline.clone(),
+                        ticket: ticket.clone(),
+                    },
+                }
             }
             _ => prev.apply(&self.cfg.airline, t, now)?,
         };
         #[cfg(not(feature = "planted-bugs"))]
         let next = prev.apply(&self.cfg.airline, t, now)?;
         self.install_token(seat, &next, now);
-        self.local_tokens.push(TokenUpdate { seat: seat.clone(), prev, next: next.clone() });
+        self.local_tokens.push(TokenUpdate {
+            seat: seat.clone(),
+            prev,
+            next: next.clone(),
+        });
         Ok(next)
     }
 
@@ -595,7 +689,10 @@ impl Node {
         self.batch.token(seat.clone(), next.clone());
         match &next.state {
             TokenState::InTransit { from, to } if from == &self.cfg.airline => {
-                let entry = OutboxEntry { to: to.clone(), since: now };
+                let entry = OutboxEntry {
+                    to: to.clone(),
+                    since: now,
+                };
                 self.outbox.insert(seat.clone(), entry.clone());
                 self.batch.outbox(seat.clone(), Some(entry));
                 self.direct.insert(to.clone());
@@ -650,12 +747,18 @@ impl Node {
 
     fn check_legs(&self, legs: &[LegRequest]) -> Result<(), Refusal> {
         if legs.is_empty() || legs.len() > MAX_LEGS {
-            return Err(Refusal::Invalid(format!("an itinerary has 1 to {MAX_LEGS} legs, this one has {}", legs.len())));
+            return Err(Refusal::Invalid(format!(
+                "an itinerary has 1 to {MAX_LEGS} legs, this one has {}",
+                legs.len()
+            )));
         }
         let mut seen = BTreeSet::new();
         for leg in legs {
             if !seen.insert(&leg.flight) {
-                return Err(Refusal::Invalid(format!("flight {} appears twice; list each flight once", leg.flight)));
+                return Err(Refusal::Invalid(format!(
+                    "flight {} appears twice; list each flight once",
+                    leg.flight
+                )));
             }
         }
         Ok(())
@@ -663,10 +766,20 @@ impl Node {
 
     fn on_purchase(&mut self, id: RequestId, req: PurchaseRequest, now: Millis) {
         if req.key.is_empty() || req.key.len() > MAX_KEY_LEN {
-            return self.reply(id, Reply::Refused(Refusal::Invalid(format!("the idempotency key must have 1 to {MAX_KEY_LEN} characters"))));
+            return self.reply(
+                id,
+                Reply::Refused(Refusal::Invalid(format!(
+                    "the idempotency key must have 1 to {MAX_KEY_LEN} characters"
+                ))),
+            );
         }
         if req.passenger.trim().is_empty() || req.passenger.len() > 200 {
-            return self.reply(id, Reply::Refused(Refusal::Invalid("the passenger name must have 1 to 200 characters".into())));
+            return self.reply(
+                id,
+                Reply::Refused(Refusal::Invalid(
+                    "the passenger name must have 1 to 200 characters".into(),
+                )),
+            );
         }
         if let Some(existing) = self.operations.get(&req.key).cloned() {
             return self.answer_existing(id, &req.key, existing, Some(&req));
@@ -679,10 +792,20 @@ impl Node {
 
     fn on_hold(&mut self, id: RequestId, req: HoldRequest, now: Millis) {
         if req.hold_id.is_empty() || req.hold_id.len() > MAX_KEY_LEN {
-            return self.reply(id, Reply::Refused(Refusal::Invalid(format!("the hold id must have 1 to {MAX_KEY_LEN} characters"))));
+            return self.reply(
+                id,
+                Reply::Refused(Refusal::Invalid(format!(
+                    "the hold id must have 1 to {MAX_KEY_LEN} characters"
+                ))),
+            );
         }
         if req.expires <= now {
-            return self.reply(id, Reply::Refused(Refusal::Invalid("the hold must expire in the future".into())));
+            return self.reply(
+                id,
+                Reply::Refused(Refusal::Invalid(
+                    "the hold must expire in the future".into(),
+                )),
+            );
         }
         let key = format!("hold:{}", req.hold_id);
         if let Some(existing) = self.operations.get(&key).cloned() {
@@ -694,15 +817,30 @@ impl Node {
         self.start(id, key, PendingOp::Hold(req), now);
     }
 
-    fn answer_existing(&mut self, id: RequestId, key: &str, op: Operation, req: Option<&PurchaseRequest>) {
+    fn answer_existing(
+        &mut self,
+        id: RequestId,
+        key: &str,
+        op: Operation,
+        req: Option<&PurchaseRequest>,
+    ) {
         match op {
             Operation::Confirmed(ticket) => match self.tickets.get(&ticket).cloned() {
                 Some(t) => {
                     let same = req.is_none_or(|r| {
-                        r.legs.len() == t.legs.len() && r.legs.iter().zip(&t.legs).all(|(a, b)| a.flight == b.flight)
+                        r.legs.len() == t.legs.len()
+                            && r.legs
+                                .iter()
+                                .zip(&t.legs)
+                                .all(|(a, b)| a.flight == b.flight)
                     });
-                    let reply =
-                        if same { Reply::Ticket(t) } else { Reply::Refused(Refusal::KeyReused { key: key.to_owned() }) };
+                    let reply = if same {
+                        Reply::Ticket(t)
+                    } else {
+                        Reply::Refused(Refusal::KeyReused {
+                            key: key.to_owned(),
+                        })
+                    };
                     self.reply(id, reply)
                 }
                 None => self.reply(id, Reply::Refused(Refusal::UnknownTicket { ticket })),
@@ -730,7 +868,10 @@ impl Node {
                 self.operations.insert(key.clone(), record.clone());
                 self.batch.operation(key.clone(), record);
                 self.waiters.entry(key.clone()).or_default().push(id);
-                self.out.push(Output::SetTimer { at: deadline, timer: Timer::Deadline(key) });
+                self.out.push(Output::SetTimer {
+                    at: deadline,
+                    timer: Timer::Deadline(key),
+                });
                 self.send_requests(requests, now, true);
             }
         }
@@ -743,7 +884,10 @@ impl Node {
                 _ => FlightId::default(),
             };
             let slot = (to.clone(), flight);
-            let recent = self.requested.get(&slot).is_some_and(|t| now - t < self.cfg.tick_ms);
+            let recent = self
+                .requested
+                .get(&slot)
+                .is_some_and(|t| now - t < self.cfg.tick_ms);
             if force || !recent {
                 self.requested.insert(slot, now);
                 self.out.push(Output::Send { to, msg });
@@ -783,11 +927,16 @@ impl Node {
             PendingOp::Purchase(p) => (&p.legs, p.hold_id.as_deref()),
             PendingOp::Hold(h) => (&h.legs, None),
         };
-        let refused = |r: Refusal| Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
+        let refused =
+            |r: Refusal| Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
         let hold = match hold_id {
             Some(h) => match self.holds.get(h) {
                 Some(hold) if hold.expires > now => Some(hold.clone()),
-                _ => return refused(Refusal::UnknownHold { hold_id: h.to_owned() }),
+                _ => {
+                    return refused(Refusal::UnknownHold {
+                        hold_id: h.to_owned(),
+                    });
+                }
             },
             None => None,
         };
@@ -796,7 +945,9 @@ impl Node {
         let mut waiting_for = None;
         for leg in legs {
             let Some(flight) = self.catalog.flight(&leg.flight).cloned() else {
-                return refused(Refusal::UnknownFlight { flight: leg.flight.clone() });
+                return refused(Refusal::UnknownFlight {
+                    flight: leg.flight.clone(),
+                });
             };
             if flight.cancelled {
                 return refused(Refusal::FlightCancelled { flight: flight.id });
@@ -805,7 +956,12 @@ impl Node {
                 return refused(Refusal::Departed { flight: flight.id });
             }
             let held_seat = hold.as_ref().and_then(|h| {
-                h.seats.iter().find(|s| s.flight == flight.id && leg.seat.as_ref().is_none_or(|l| l == &s.seat)).cloned()
+                h.seats
+                    .iter()
+                    .find(|s| {
+                        s.flight == flight.id && leg.seat.as_ref().is_none_or(|l| l == &s.seat)
+                    })
+                    .cloned()
             });
             match self.pick_seat(&flight, leg.seat.as_deref(), held_seat, hold_id, now) {
                 Ok(Pick::Here(seat, with_hold)) => chosen.push((seat, with_hold)),
@@ -828,23 +984,50 @@ impl Node {
         }
     }
 
-    fn sell(&mut self, p: &PurchaseRequest, chosen: Vec<(SeatId, Option<String>)>, hold: Option<Hold>, now: Millis) -> Attempt {
+    fn sell(
+        &mut self,
+        p: &PurchaseRequest,
+        chosen: Vec<(SeatId, Option<String>)>,
+        hold: Option<Hold>,
+        now: Millis,
+    ) -> Attempt {
         self.tickets_in_batch += 1;
         let seq = self.clock.get(&self.cfg.airline) + 1;
-        let ticket_id = TicketId::new(format!("{}-{}-{}", self.cfg.airline, seq, self.tickets_in_batch));
+        let ticket_id = TicketId::new(format!(
+            "{}-{}-{}",
+            self.cfg.airline, seq, self.tickets_in_batch
+        ));
         let mut legs = Vec::new();
         for (seat, hold_id) in &chosen {
-            let t = Transition::Sell { ticket: ticket_id.clone(), hold_id: hold_id.clone() };
+            let t = Transition::Sell {
+                ticket: ticket_id.clone(),
+                hold_id: hold_id.clone(),
+            };
             // pick_seat checked sellability a moment ago, in this same step.
-            self.write_token(seat, &t, now).expect("a picked seat is sellable");
-            let fare = self.catalog.flight(&seat.flight).map(|f| f.fare_cents).unwrap_or(0);
-            legs.push(TicketLeg { flight: seat.flight.clone(), seat: seat.seat.clone(), fare_cents: fare });
+            self.write_token(seat, &t, now)
+                .expect("a picked seat is sellable");
+            let fare = self
+                .catalog
+                .flight(&seat.flight)
+                .map(|f| f.fare_cents)
+                .unwrap_or(0);
+            legs.push(TicketLeg {
+                flight: seat.flight.clone(),
+                seat: seat.seat.clone(),
+                fare_cents: fare,
+            });
         }
         if let Some(h) = hold {
             // The cart is checked out: seats not bought go back on sale.
             for seat in &h.seats {
                 if !chosen.iter().any(|(s, _)| s == seat) {
-                    let _ = self.write_token(seat, &Transition::Release { hold_id: h.hold_id.clone() }, now);
+                    let _ = self.write_token(
+                        seat,
+                        &Transition::Release {
+                            hold_id: h.hold_id.clone(),
+                        },
+                        now,
+                    );
                 }
             }
             self.holds.remove(&h.hold_id);
@@ -867,10 +1050,19 @@ impl Node {
         Attempt::Finished(Operation::Confirmed(ticket_id), Reply::Ticket(ticket))
     }
 
-    fn place_hold(&mut self, h: &HoldRequest, chosen: Vec<(SeatId, Option<String>)>, now: Millis) -> Attempt {
-        let t = Transition::Hold { hold_id: h.hold_id.clone(), expires: h.expires };
+    fn place_hold(
+        &mut self,
+        h: &HoldRequest,
+        chosen: Vec<(SeatId, Option<String>)>,
+        now: Millis,
+    ) -> Attempt {
+        let t = Transition::Hold {
+            hold_id: h.hold_id.clone(),
+            expires: h.expires,
+        };
         for (seat, _) in &chosen {
-            self.write_token(seat, &t, now).expect("a picked seat can be held");
+            self.write_token(seat, &t, now)
+                .expect("a picked seat can be held");
         }
         let hold = Hold {
             hold_id: h.hold_id.clone(),
@@ -880,7 +1072,10 @@ impl Node {
         };
         self.holds.insert(hold.hold_id.clone(), hold.clone());
         self.batch.hold(hold.hold_id.clone(), Some(hold.clone()));
-        self.out.push(Output::SetTimer { at: h.expires, timer: Timer::HoldExpiry(h.hold_id.clone()) });
+        self.out.push(Output::SetTimer {
+            at: h.expires,
+            timer: Timer::HoldExpiry(h.hold_id.clone()),
+        });
         Attempt::Finished(Operation::Held(h.hold_id.clone()), Reply::Held(hold))
     }
 
@@ -888,7 +1083,9 @@ impl Node {
     fn after_sale(&mut self, sold: &[(SeatId, Option<String>)], now: Millis) {
         let flights: BTreeSet<FlightId> = sold.iter().map(|(s, _)| s.flight.clone()).collect();
         for id in flights {
-            let Some(flight) = self.catalog.flight(&id).cloned() else { continue };
+            let Some(flight) = self.catalog.flight(&id).cloned() else {
+                continue;
+            };
             if flight.airline == self.cfg.airline || flight.escrow.is_empty() {
                 continue;
             }
@@ -896,7 +1093,11 @@ impl Node {
             if counts.here < self.cfg.refill_low_water
                 && let Some(holder) = self.richest_reachable_holder(&flight, now)
             {
-                let msg = Message::SeatRequest { flight: id.clone(), seats: Vec::new(), count: self.cfg.refill_batch };
+                let msg = Message::SeatRequest {
+                    flight: id.clone(),
+                    seats: Vec::new(),
+                    count: self.cfg.refill_batch,
+                };
                 self.send_requests(vec![(holder, msg)], now, false);
             }
         }
@@ -914,7 +1115,9 @@ impl Node {
                 *per.entry(h.clone()).or_default() += 1;
             }
         }
-        per.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(h, _)| h)
+        per.into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(h, _)| h)
     }
 
     /// Finds a seat of `flight` for one leg: one this peer can use now, or whom to ask.
@@ -942,12 +1145,21 @@ impl Node {
             let token = self.token(&seat).expect("the flight is known");
             return match &token.state {
                 _ if token.seller_now(now) == Some(me) => Ok(Pick::Here(seat, None)),
-                TokenState::Available { holder } | TokenState::Held { holder, .. } if token.seller_now(now).is_some() => {
+                TokenState::Available { holder } | TokenState::Held { holder, .. }
+                    if token.seller_now(now).is_some() =>
+                {
                     if self.reachable.contains(holder) {
-                        let msg = Message::SeatRequest { flight: flight.id.clone(), seats: vec![label.to_owned()], count: 1 };
+                        let msg = Message::SeatRequest {
+                            flight: flight.id.clone(),
+                            seats: vec![label.to_owned()],
+                            count: 1,
+                        };
                         Ok(Pick::Ask(holder.clone(), msg))
                     } else {
-                        Err(Refusal::HolderUnreachable { seat, holder: holder.clone() })
+                        Err(Refusal::HolderUnreachable {
+                            seat,
+                            holder: holder.clone(),
+                        })
                     }
                 }
                 TokenState::InTransit { to, .. } if to == me => Ok(Pick::Wait),
@@ -960,28 +1172,48 @@ impl Node {
             let seat = flight.seat(&l);
             let token = self.token(&seat).expect("the flight is known");
             #[cfg(feature = "planted-bugs")]
-            if self.cfg.planted_bug == Some(PlantedBug::NonHolderSells) && token.seller_now(now).is_some() {
+            if self.cfg.planted_bug == Some(PlantedBug::NonHolderSells)
+                && token.seller_now(now).is_some()
+            {
                 return Ok(Pick::Here(seat, None));
             }
             match token.seller_now(now) {
                 Some(h) if h == me => return Ok(Pick::Here(seat, None)),
                 Some(h) => {
-                    if elsewhere.as_ref().is_none_or(|(e, _)| !self.reachable.contains(e) && self.reachable.contains(h)) {
+                    if elsewhere.as_ref().is_none_or(|(e, _)| {
+                        !self.reachable.contains(e) && self.reachable.contains(h)
+                    }) {
                         elsewhere = Some((h.clone(), seat));
                     }
                 }
-                None => moving_here |= matches!(&token.state, TokenState::InTransit { to, .. } if to == me),
+                None => {
+                    moving_here |=
+                        matches!(&token.state, TokenState::InTransit { to, .. } if to == me)
+                }
             }
         }
         if moving_here {
             return Ok(Pick::Wait);
         }
         match elsewhere {
-            None => Err(Refusal::SoldOut { flight: flight.id.clone() }),
+            None => Err(Refusal::SoldOut {
+                flight: flight.id.clone(),
+            }),
             Some((holder, seat)) => match self.richest_reachable_holder(flight, now) {
                 Some(h) => {
-                    let count = if flight.escrow.is_empty() { 1 } else { self.cfg.refill_batch };
-                    Ok(Pick::Ask(h, Message::SeatRequest { flight: flight.id.clone(), seats: Vec::new(), count }))
+                    let count = if flight.escrow.is_empty() {
+                        1
+                    } else {
+                        self.cfg.refill_batch
+                    };
+                    Ok(Pick::Ask(
+                        h,
+                        Message::SeatRequest {
+                            flight: flight.id.clone(),
+                            seats: Vec::new(),
+                            count,
+                        },
+                    ))
                 }
                 None => Err(Refusal::HolderUnreachable { seat, holder }),
             },
@@ -990,17 +1222,30 @@ impl Node {
 
     fn release_hold(&mut self, hold_id: &str, now: Millis) -> Reply {
         let Some(hold) = self.holds.remove(hold_id) else {
-            return Reply::Refused(Refusal::UnknownHold { hold_id: hold_id.to_owned() });
+            return Reply::Refused(Refusal::UnknownHold {
+                hold_id: hold_id.to_owned(),
+            });
         };
         for seat in &hold.seats {
             // A seat no longer in this cart (sold after expiry, say) is simply skipped.
-            let _ = self.write_token(seat, &Transition::Release { hold_id: hold_id.to_owned() }, now);
+            let _ = self.write_token(
+                seat,
+                &Transition::Release {
+                    hold_id: hold_id.to_owned(),
+                },
+                now,
+            );
         }
         self.batch.hold(hold_id.to_owned(), None);
         Reply::Done
     }
 
-    fn cancel_ticket(&mut self, id: &TicketId, account: Option<&str>, now: Millis) -> Result<Ticket, Refusal> {
+    fn cancel_ticket(
+        &mut self,
+        id: &TicketId,
+        account: Option<&str>,
+        now: Millis,
+    ) -> Result<Ticket, Refusal> {
         let Some(ticket) = self.tickets.get(id).cloned() else {
             return Err(Refusal::UnknownTicket { ticket: id.clone() });
         };
@@ -1010,7 +1255,10 @@ impl Node {
             return Err(Refusal::NotYours);
         }
         if ticket.seller != self.cfg.airline {
-            return Err(Refusal::NotSeller { ticket: id.clone(), seller: ticket.seller });
+            return Err(Refusal::NotSeller {
+                ticket: id.clone(),
+                seller: ticket.seller,
+            });
         }
         if ticket.status == TicketStatus::Cancelled {
             return Err(Refusal::AlreadyCancelled { ticket: id.clone() });
@@ -1020,7 +1268,8 @@ impl Node {
             if let Some(t) = self.token(&seat)
                 && matches!(&t.state, TokenState::Sold { ticket: tk, .. } if tk == id)
             {
-                self.write_token(&seat, &Transition::Refund, now).expect("the seller refunds its own sale");
+                self.write_token(&seat, &Transition::Refund, now)
+                    .expect("the seller refunds its own sale");
             }
         }
         let mut cancelled = ticket;
@@ -1039,7 +1288,11 @@ impl Node {
             .tickets
             .values()
             .filter(|t| t.seller == me && t.status == TicketStatus::Live)
-            .filter(|t| t.legs.iter().any(|l| self.catalog.flight(&l.flight).is_some_and(|f| f.cancelled)))
+            .filter(|t| {
+                t.legs
+                    .iter()
+                    .any(|l| self.catalog.flight(&l.flight).is_some_and(|f| f.cancelled))
+            })
             .map(|t| t.id.clone())
             .collect();
         for id in doomed {
@@ -1051,7 +1304,10 @@ impl Node {
         let me = self.cfg.airline.clone();
         for f in &flights {
             if f.airline != me {
-                return Err(Refusal::Invalid(format!("flight {} belongs to {}; {me} may edit only its own flights", f.id, f.airline)));
+                return Err(Refusal::Invalid(format!(
+                    "flight {} belongs to {}; {me} may edit only its own flights",
+                    f.id, f.airline
+                )));
             }
             if let Some(old) = self.catalog.flight(&f.id) {
                 if old.letters != f.letters || old.escrow != f.escrow || f.rows < old.rows {
@@ -1061,11 +1317,17 @@ impl Node {
                     )));
                 }
                 if old.cancelled && !f.cancelled {
-                    return Err(Refusal::Invalid(format!("flight {} is cancelled and cannot be reinstated; add a new flight", f.id)));
+                    return Err(Refusal::Invalid(format!(
+                        "flight {} is cancelled and cannot be reinstated; add a new flight",
+                        f.id
+                    )));
                 }
             }
         }
-        let changes = self.catalog.put_flights(&me, &flights).map_err(|e| Refusal::Invalid(e.to_string()))?;
+        let changes = self
+            .catalog
+            .put_flights(&me, &flights)
+            .map_err(|e| Refusal::Invalid(e.to_string()))?;
         self.local_catalog.extend(changes);
         self.dirty_docs.insert(me);
         if flights.iter().any(|f| f.cancelled) {
@@ -1083,14 +1345,21 @@ impl Node {
                 for peer in self.reachable.clone() {
                     self.ask_sync(&peer);
                 }
-                let lapsed: Vec<String> =
-                    self.holds.values().filter(|h| h.expires <= now).map(|h| h.hold_id.clone()).collect();
+                let lapsed: Vec<String> = self
+                    .holds
+                    .values()
+                    .filter(|h| h.expires <= now)
+                    .map(|h| h.hold_id.clone())
+                    .collect();
                 for h in lapsed {
                     self.release_hold(&h, now);
                 }
                 self.expire_pending(now);
                 self.tokens_arrived = true;
-                self.out.push(Output::SetTimer { at: now + self.cfg.tick_ms, timer: Timer::Tick });
+                self.out.push(Output::SetTimer {
+                    at: now + self.cfg.tick_ms,
+                    timer: Timer::Tick,
+                });
             }
             Timer::Deadline(_) => self.expire_pending(now),
             Timer::HoldExpiry(hold_id) => {
@@ -1106,7 +1375,9 @@ impl Node {
             .operations
             .iter()
             .filter_map(|(k, o)| match o {
-                Operation::Pending { op, deadline } if *deadline <= now => Some((k.clone(), op.clone())),
+                Operation::Pending { op, deadline } if *deadline <= now => {
+                    Some((k.clone(), op.clone()))
+                }
                 _ => None,
             })
             .collect();
@@ -1133,21 +1404,35 @@ impl Node {
             Message::Events { events } => self.on_events(&from, events, now),
             Message::SyncRequest { clock } => {
                 match self.events_missing_from(&clock, self.cfg.max_events_per_sync) {
-                    Ok(events) if !events.is_empty() => {
-                        self.out.push(Output::Send { to: from.clone(), msg: Message::Events { events } })
-                    }
+                    Ok(events) if !events.is_empty() => self.out.push(Output::Send {
+                        to: from.clone(),
+                        msg: Message::Events { events },
+                    }),
                     _ => {}
                 }
                 if !clock.missing_from(&self.clock).is_empty() {
                     self.ask_sync(&from);
                 }
             }
-            Message::SeatRequest { flight, seats, count } => self.on_seat_request(&from, &flight, &seats, count, now),
+            Message::SeatRequest {
+                flight,
+                seats,
+                count,
+            } => self.on_seat_request(&from, &flight, &seats, count, now),
         }
     }
 
-    fn on_seat_request(&mut self, from: &AirlineId, flight: &FlightId, seats: &[String], count: u32, now: Millis) {
-        let Some(f) = self.catalog.flight(flight).cloned() else { return };
+    fn on_seat_request(
+        &mut self,
+        from: &AirlineId,
+        flight: &FlightId,
+        seats: &[String],
+        count: u32,
+        now: Millis,
+    ) {
+        let Some(f) = self.catalog.flight(flight).cloned() else {
+            return;
+        };
         if f.cancelled || f.departure <= now || from == &self.cfg.airline {
             return;
         }
@@ -1164,10 +1449,17 @@ impl Node {
         let mine: Vec<SeatId> = f
             .seat_labels()
             .map(|l| f.seat(&l))
-            .filter(|s| self.token(s).is_some_and(|t| t.seller_now(now) == Some(&me)))
+            .filter(|s| {
+                self.token(s)
+                    .is_some_and(|t| t.seller_now(now) == Some(&me))
+            })
             .collect();
         // The operator gives what is asked; a partner shares at most half of its pool.
-        let limit = if f.airline == me { count as usize } else { (count as usize).min(mine.len() / 2) };
+        let limit = if f.airline == me {
+            count as usize
+        } else {
+            (count as usize).min(mine.len() / 2)
+        };
         // Hand out from the back of the pool so the front seats stay where travelers pick them.
         for seat in mine.iter().rev().take(limit) {
             let _ = self.write_token(seat, &grant, now);
@@ -1184,7 +1476,9 @@ impl Node {
             if ev.seq > have + 1 {
                 gap = true;
             }
-            if self.deferred.len() < self.cfg.max_deferred || self.deferred.contains_key(&(ev.origin.clone(), ev.seq)) {
+            if self.deferred.len() < self.cfg.max_deferred
+                || self.deferred.contains_key(&(ev.origin.clone(), ev.seq))
+            {
                 self.deferred.insert((ev.origin.clone(), ev.seq), ev);
             } else {
                 gap = true;
@@ -1219,7 +1513,10 @@ impl Node {
                     Applied::NotYet => {}
                     Applied::Rejected(reason) => {
                         self.deferred.remove(&key);
-                        self.out.push(Output::Rejected { from: from.clone(), reason });
+                        self.out.push(Output::Rejected {
+                            from: from.clone(),
+                            reason,
+                        });
                     }
                 }
             }
@@ -1244,9 +1541,13 @@ impl Node {
                 }
                 return Applied::NotYet; // applied once we learn its key
             };
-            let ok = Signature::from_slice(&ev.signature).is_ok_and(|sig| key.verify(&ev.signed_bytes(), &sig).is_ok());
+            let ok = Signature::from_slice(&ev.signature)
+                .is_ok_and(|sig| key.verify(&ev.signed_bytes(), &sig).is_ok());
             if !ok {
-                return Applied::Rejected(format!("event {} of {origin} has no valid signature", ev.seq));
+                return Applied::Rejected(format!(
+                    "event {} of {origin} has no valid signature",
+                    ev.seq
+                ));
             }
         }
         // The catalog first: the event may sell seats of a flight it creates. Its changes are
@@ -1262,19 +1563,28 @@ impl Node {
         let mut overlay: BTreeMap<SeatId, Token> = BTreeMap::new();
         let mut updates = Vec::new();
         for u in &ev.tokens {
-            let local = match overlay.get(&u.seat).cloned().or_else(|| self.token(&u.seat)) {
+            let local = match overlay
+                .get(&u.seat)
+                .cloned()
+                .or_else(|| self.token(&u.seat))
+            {
                 Some(t) => t,
                 None => return Applied::NotYet, // flight not in our catalog yet
             };
             #[cfg(feature = "planted-bugs")]
-            if self.cfg.planted_bug == Some(PlantedBug::MergeKeepsLower) && local.version > u.next.version {
+            if self.cfg.planted_bug == Some(PlantedBug::MergeKeepsLower)
+                && local.version > u.next.version
+            {
                 overlay.insert(u.seat.clone(), u.next.clone());
                 updates.push(u.clone());
                 continue;
             }
             if local.version >= u.next.version {
                 if local.version == u.next.version && local != u.next {
-                    return Applied::Rejected(format!("{origin} wrote {} v{} differently from its holder", u.seat, u.next.version));
+                    return Applied::Rejected(format!(
+                        "{origin} wrote {} v{} differently from its holder",
+                        u.seat, u.next.version
+                    ));
                 }
                 continue; // already applied
             }
@@ -1282,7 +1592,10 @@ impl Node {
                 return Applied::NotYet;
             }
             if local != u.prev {
-                return Applied::Rejected(format!("{origin} moved {} from a state it never had", u.seat));
+                return Applied::Rejected(format!(
+                    "{origin} moved {} from a state it never had",
+                    u.seat
+                ));
             }
             if let Err(e) = Token::check_successor(&u.prev, &u.next, origin) {
                 return Applied::Rejected(format!("{origin} may not move {}: {e}", u.seat));
@@ -1292,12 +1605,16 @@ impl Node {
         }
         for t in &ev.tickets {
             if &t.seller != origin {
-                return Applied::Rejected(format!("{origin} published ticket {} sold by {}", t.id, t.seller));
+                return Applied::Rejected(format!(
+                    "{origin} published ticket {} sold by {}",
+                    t.id, t.seller
+                ));
             }
         }
         for u in updates {
             self.install_token(&u.seat, &u.next, now);
-            if matches!(&u.next.state, TokenState::InTransit { to, .. } if to == &self.cfg.airline) {
+            if matches!(&u.next.state, TokenState::InTransit { to, .. } if to == &self.cfg.airline)
+            {
                 // Step 2 of the hand-over: take the token, durably, in this same batch.
                 let _ = self.write_token(&u.seat, &Transition::Receive, now);
             }

@@ -65,7 +65,11 @@ pub struct Ticket {
 impl Ticket {
     /// Merges two replicas of one ticket: the cancelled one wins, else they are equal.
     pub fn merge(&self, other: &Ticket) -> Ticket {
-        if other.status > self.status { other.clone() } else { self.clone() }
+        if other.status > self.status {
+            other.clone()
+        } else {
+            self.clone()
+        }
     }
 }
 
@@ -90,14 +94,20 @@ impl Event {
     /// The bytes the signature covers: the event's fields without the signature, encoded by
     /// postcard (deterministic for a given value).
     pub fn signed_bytes(&self) -> Vec<u8> {
-        let view = (&self.origin, self.seq, &self.tokens, &self.tickets, &self.catalog);
+        let view = (
+            &self.origin,
+            self.seq,
+            &self.tokens,
+            &self.tickets,
+            &self.catalog,
+        );
         postcard::to_stdvec(&view).unwrap_or_default()
     }
 }
 
 /// Messages between peers. Events also travel on gossip; the rest go to one peer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Message {
     /// New events (live, on gossip) or the events a peer lacked (catch-up, direct).
     Events {
@@ -225,7 +235,7 @@ pub enum Reply {
 
 /// Why a request was refused. Each says what happened and what to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "reason", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// No such flight in the catalog.
     #[error("flight {flight} does not exist; search routes again")]
@@ -258,7 +268,9 @@ pub enum Refusal {
         seat: SeatId,
     },
     /// The chosen seat's token is at a peer that cannot be reached now.
-    #[error("seat {seat} is held by {holder}, which cannot be reached now; choose another seat or retry later")]
+    #[error(
+        "seat {seat} is held by {holder}, which cannot be reached now; choose another seat or retry later"
+    )]
     HolderUnreachable {
         /// The seat.
         seat: SeatId,
@@ -317,7 +329,10 @@ pub enum Refusal {
 impl Refusal {
     /// Whether retrying later may succeed (HTTP 503 with Retry-After rather than 4xx).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Refusal::HolderUnreachable { .. } | Refusal::Timeout { .. } | Refusal::Storage(_))
+        matches!(
+            self,
+            Refusal::HolderUnreachable { .. } | Refusal::Timeout { .. } | Refusal::Storage(_)
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 //! group commit: purchases that arrive together share one fsync. Values are postcard-encoded;
 //! the format version is stored under `meta/format` and checked at open.
 
-use crate::model::{Event, Hold, PurchaseRequest, HoldRequest, Refusal, Ticket};
+use crate::model::{Event, Hold, HoldRequest, PurchaseRequest, Refusal, Ticket};
 use passcom_crdt::{AirlineId, Millis, SeatId, TicketId, Token, VectorClock};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -38,7 +38,9 @@ pub enum StoreError {
         source: Box<redb::Error>,
     },
     /// The file holds data this build cannot read.
-    #[error("database {path} has storage format {found}, this build reads {expected}; use a matching passcom build or a new data folder")]
+    #[error(
+        "database {path} has storage format {found}, this build reads {expected}; use a matching passcom build or a new data folder"
+    )]
     Format {
         /// The database file.
         path: String,
@@ -48,7 +50,9 @@ pub enum StoreError {
         expected: u64,
     },
     /// The file belongs to another airline.
-    #[error("database {path} belongs to airline {found}, not {expected}; point --data at {expected}'s folder")]
+    #[error(
+        "database {path} belongs to airline {found}, not {expected}; point --data at {expected}'s folder"
+    )]
     WrongAirline {
         /// The database file.
         path: String,
@@ -58,7 +62,9 @@ pub enum StoreError {
         expected: String,
     },
     /// A stored value does not decode.
-    #[error("database {path}: a stored {what} does not decode ({why}); the file is damaged, restore it from a backup or start from a new data folder to resync from peers")]
+    #[error(
+        "database {path}: a stored {what} does not decode ({why}); the file is damaged, restore it from a backup or start from a new data folder to resync from peers"
+    )]
     Corrupt {
         /// The database file.
         path: String,
@@ -214,7 +220,10 @@ impl Store {
     /// naming the file; the file is never reset silently.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let name = path.display().to_string();
-        let db = Database::create(path).map_err(|e| StoreError::Redb { path: name.clone(), source: Box::new(e.into()) })?;
+        let db = Database::create(path).map_err(|e| StoreError::Redb {
+            path: name.clone(),
+            source: Box::new(e.into()),
+        })?;
         Store::from_database(db, name)
     }
 
@@ -232,26 +241,41 @@ impl Store {
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> StoreError {
-        StoreError::Redb { path: self.path.clone(), source: Box::new(e.into()) }
+        StoreError::Redb {
+            path: self.path.clone(),
+            source: Box::new(e.into()),
+        }
     }
 
     fn corrupt(&self, what: &'static str, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Corrupt { path: self.path.clone(), what, why: e.to_string() }
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            what,
+            why: e.to_string(),
+        }
     }
 
     fn init(&self) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
-            let found = meta.get("format").map_err(|e| self.err(e))?.map(|v| v.value().to_vec());
+            let found = meta
+                .get("format")
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value().to_vec());
             match found {
                 None => {
-                    meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice()).map_err(|e| self.err(e))?;
+                    meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())
+                        .map_err(|e| self.err(e))?;
                 }
                 Some(bytes) => {
                     let found = bytes.try_into().map(u64::from_le_bytes).unwrap_or(u64::MAX);
                     if found != FORMAT_VERSION {
-                        return Err(StoreError::Format { path: self.path.clone(), found, expected: FORMAT_VERSION });
+                        return Err(StoreError::Format {
+                            path: self.path.clone(),
+                            found,
+                            expected: FORMAT_VERSION,
+                        });
                     }
                 }
             }
@@ -267,7 +291,11 @@ impl Store {
         tx.commit().map_err(|e| self.err(e))
     }
 
-    fn decode<T: DeserializeOwned>(&self, what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    fn decode<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
         postcard::from_bytes(bytes).map_err(|e| self.corrupt(what, e))
     }
 
@@ -280,45 +308,99 @@ impl Store {
             .get("airline")
             .map_err(|e| self.err(e))?
             .map(|v| String::from_utf8_lossy(v.value()).into_owned());
-        for row in tx.open_table(TOKENS).map_err(|e| self.err(e))?.iter().map_err(|e| self.err(e))? {
+        for row in tx
+            .open_table(TOKENS)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
             let (k, v) = row.map_err(|e| self.err(e))?;
             let (flight, seat) = k.value();
-            snap.tokens.insert(SeatId::new(flight, seat), self.decode("token", v.value())?);
+            snap.tokens
+                .insert(SeatId::new(flight, seat), self.decode("token", v.value())?);
         }
-        for row in tx.open_table(TICKETS).map_err(|e| self.err(e))?.iter().map_err(|e| self.err(e))? {
+        for row in tx
+            .open_table(TICKETS)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.tickets.insert(TicketId::new(k.value()), self.decode("ticket", v.value())?);
+            snap.tickets
+                .insert(TicketId::new(k.value()), self.decode("ticket", v.value())?);
         }
-        for row in tx.open_table(CLOCK).map_err(|e| self.err(e))?.iter().map_err(|e| self.err(e))? {
+        for row in tx
+            .open_table(CLOCK)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
             let (k, v) = row.map_err(|e| self.err(e))?;
             snap.clock.observe(&AirlineId::new(k.value()), v.value());
         }
-        for row in tx.open_table(CATALOG).map_err(|e| self.err(e))?.iter().map_err(|e| self.err(e))? {
+        for row in tx
+            .open_table(CATALOG)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.catalog.insert(AirlineId::new(k.value()), v.value().to_vec());
+            snap.catalog
+                .insert(AirlineId::new(k.value()), v.value().to_vec());
         }
-        for row in tx.open_table(OPERATIONS).map_err(|e| self.err(e))?.iter().map_err(|e| self.err(e))? {
+        for row in tx
+            .open_table(OPERATIONS)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.operations.insert(k.value().to_owned(), self.decode("purchase record", v.value())?);
+            snap.operations.insert(
+                k.value().to_owned(),
+                self.decode("purchase record", v.value())?,
+            );
         }
-        for row in tx.open_table(HOLDS).map_err(|e| self.err(e))?.iter().map_err(|e| self.err(e))? {
+        for row in tx
+            .open_table(HOLDS)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.holds.insert(k.value().to_owned(), self.decode("hold", v.value())?);
+            snap.holds
+                .insert(k.value().to_owned(), self.decode("hold", v.value())?);
         }
-        for row in tx.open_table(OUTBOX).map_err(|e| self.err(e))?.iter().map_err(|e| self.err(e))? {
+        for row in tx
+            .open_table(OUTBOX)
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map_err(|e| self.err(e))?
+        {
             let (k, v) = row.map_err(|e| self.err(e))?;
             let (flight, seat) = k.value();
-            snap.outbox.insert(SeatId::new(flight, seat), self.decode("outbox entry", v.value())?);
+            snap.outbox.insert(
+                SeatId::new(flight, seat),
+                self.decode("outbox entry", v.value())?,
+            );
         }
         Ok(snap)
     }
 
     /// Events of `origin` with sequence numbers in `from..=to`, at most `limit` of them.
-    pub fn events(&self, origin: &AirlineId, from: u64, to: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn events(
+        &self,
+        origin: &AirlineId,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(EVENTS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for row in table.range((origin.as_str(), from)..=(origin.as_str(), to)).map_err(|e| self.err(e))? {
+        for row in table
+            .range((origin.as_str(), from)..=(origin.as_str(), to))
+            .map_err(|e| self.err(e))?
+        {
             let (_, v) = row.map_err(|e| self.err(e))?;
             out.push(self.decode("event", v.value())?);
             if out.len() >= limit {
@@ -337,19 +419,26 @@ impl Store {
         {
             let mut t = tx.open_table(META).map_err(|e| self.err(e))?;
             for (k, v) in &batch.meta {
-                t.insert(k.as_str(), v.as_slice()).map_err(|e| self.err(e))?;
+                t.insert(k.as_str(), v.as_slice())
+                    .map_err(|e| self.err(e))?;
             }
             let mut t = tx.open_table(TOKENS).map_err(|e| self.err(e))?;
             for (seat, token) in &batch.tokens {
-                t.insert((seat.flight.as_str(), seat.seat.as_str()), encode(token).as_slice()).map_err(|e| self.err(e))?;
+                t.insert(
+                    (seat.flight.as_str(), seat.seat.as_str()),
+                    encode(token).as_slice(),
+                )
+                .map_err(|e| self.err(e))?;
             }
             let mut t = tx.open_table(TICKETS).map_err(|e| self.err(e))?;
             for (id, ticket) in &batch.tickets {
-                t.insert(id.as_str(), encode(ticket).as_slice()).map_err(|e| self.err(e))?;
+                t.insert(id.as_str(), encode(ticket).as_slice())
+                    .map_err(|e| self.err(e))?;
             }
             let mut t = tx.open_table(EVENTS).map_err(|e| self.err(e))?;
             for ev in &batch.events {
-                t.insert((ev.origin.as_str(), ev.seq), encode(ev).as_slice()).map_err(|e| self.err(e))?;
+                t.insert((ev.origin.as_str(), ev.seq), encode(ev).as_slice())
+                    .map_err(|e| self.err(e))?;
             }
             let mut t = tx.open_table(CLOCK).map_err(|e| self.err(e))?;
             for (origin, seq) in &batch.clock {
@@ -357,11 +446,13 @@ impl Store {
             }
             let mut t = tx.open_table(CATALOG).map_err(|e| self.err(e))?;
             for (airline, bytes) in &batch.catalog {
-                t.insert(airline.as_str(), bytes.as_slice()).map_err(|e| self.err(e))?;
+                t.insert(airline.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
             }
             let mut t = tx.open_table(OPERATIONS).map_err(|e| self.err(e))?;
             for (key, op) in &batch.operations {
-                t.insert(key.as_str(), encode(op).as_slice()).map_err(|e| self.err(e))?;
+                t.insert(key.as_str(), encode(op).as_slice())
+                    .map_err(|e| self.err(e))?;
             }
             let mut t = tx.open_table(HOLDS).map_err(|e| self.err(e))?;
             for (id, hold) in &batch.holds {
