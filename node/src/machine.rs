@@ -157,6 +157,8 @@ pub struct Node {
     reachable: BTreeSet<AirlineId>,
     deferred: BTreeMap<(AirlineId, u64), Event>,
     waiters: BTreeMap<String, Vec<RequestId>>,
+    /// Keys of the operations still pending: an index, so retries need not scan every record.
+    pending: BTreeSet<String>,
     requested: BTreeMap<(AirlineId, FlightId), Millis>,
     // Scratch of the batch in progress.
     batch: Batch,
@@ -237,6 +239,7 @@ impl Node {
             reachable: BTreeSet::new(),
             deferred: BTreeMap::new(),
             waiters: BTreeMap::new(),
+            pending: BTreeSet::new(),
             requested: BTreeMap::new(),
             batch: Batch::default(),
             local_tokens: Vec::new(),
@@ -249,8 +252,7 @@ impl Node {
             tickets_in_batch: 0,
             tokens_arrived: false,
         };
-        node.reload()?;
-        if node.store.load()?.airline.is_none() {
+        if !node.reload()? {
             let mut b = Batch::default();
             b.meta("airline", node.cfg.airline.as_str().as_bytes().to_vec());
             node.store.commit(b)?;
@@ -278,8 +280,10 @@ impl Node {
 
     /// Replaces the in-memory state with what the store holds (after open, or after a failed
     /// commit so that nothing uncommitted survives).
-    fn reload(&mut self) -> Result<(), OpenError> {
+    /// Returns whether the store already recorded its airline.
+    fn reload(&mut self) -> Result<bool, OpenError> {
         let snap = self.store.load()?;
+        let recorded = snap.airline.is_some();
         if let Some(found) = &snap.airline
             && found != self.cfg.airline.as_str()
         {
@@ -306,9 +310,15 @@ impl Node {
         self.tickets = snap.tickets;
         self.clock = snap.clock;
         self.operations = snap.operations;
+        self.pending = self
+            .operations
+            .iter()
+            .filter(|(_, o)| matches!(o, Operation::Pending { .. }))
+            .map(|(k, _)| k.clone())
+            .collect();
         self.holds = snap.holds;
         self.outbox = snap.outbox;
-        Ok(())
+        Ok(recorded)
     }
 
     // ----------------------------------------------------------------------------------------
@@ -858,15 +868,12 @@ impl Node {
     fn start(&mut self, id: RequestId, key: String, op: PendingOp, now: Millis) {
         match self.attempt(&op, now) {
             Attempt::Finished(record, reply) => {
-                self.operations.insert(key.clone(), record.clone());
-                self.batch.operation(key, record);
+                self.record(&key, record);
                 self.reply(id, reply);
             }
             Attempt::Waiting(requests, _) => {
                 let deadline = now + self.cfg.purchase_timeout_ms;
-                let record = Operation::Pending { op, deadline };
-                self.operations.insert(key.clone(), record.clone());
-                self.batch.operation(key.clone(), record);
+                self.record(&key, Operation::Pending { op, deadline });
                 self.waiters.entry(key.clone()).or_default().push(id);
                 self.out.push(Output::SetTimer {
                     at: deadline,
@@ -898,10 +905,10 @@ impl Node {
     /// Re-tries every pending operation after tokens moved or peers came back.
     fn retry_pending(&mut self, now: Millis) {
         let pending: Vec<(String, PendingOp)> = self
-            .operations
+            .pending
             .iter()
-            .filter_map(|(k, o)| match o {
-                Operation::Pending { op, .. } => Some((k.clone(), op.clone())),
+            .filter_map(|k| match self.operations.get(k) {
+                Some(Operation::Pending { op, .. }) => Some((k.clone(), op.clone())),
                 _ => None,
             })
             .collect();
@@ -913,9 +920,19 @@ impl Node {
         }
     }
 
-    fn finish(&mut self, key: &str, record: Operation, reply: Reply) {
+    /// Writes an operation record and keeps the pending index in step.
+    fn record(&mut self, key: &str, record: Operation) {
+        if matches!(record, Operation::Pending { .. }) {
+            self.pending.insert(key.to_owned());
+        } else {
+            self.pending.remove(key);
+        }
         self.operations.insert(key.to_owned(), record.clone());
         self.batch.operation(key.to_owned(), record);
+    }
+
+    fn finish(&mut self, key: &str, record: Operation, reply: Reply) {
+        self.record(key, record);
         for id in self.waiters.remove(key).unwrap_or_default() {
             self.reply(id, reply.clone());
         }
@@ -1372,10 +1389,10 @@ impl Node {
 
     fn expire_pending(&mut self, now: Millis) {
         let due: Vec<(String, PendingOp)> = self
-            .operations
+            .pending
             .iter()
-            .filter_map(|(k, o)| match o {
-                Operation::Pending { op, deadline } if *deadline <= now => {
+            .filter_map(|k| match self.operations.get(k) {
+                Some(Operation::Pending { op, deadline }) if *deadline <= now => {
                     Some((k.clone(), op.clone()))
                 }
                 _ => None,
@@ -1384,11 +1401,8 @@ impl Node {
         for (key, op) in due {
             let (record, reply) = match self.attempt(&op, now) {
                 Attempt::Finished(record, reply) => (record, reply),
-                Attempt::Waiting(requests, flight) => {
-                    let r = match requests.first() {
-                        None => Refusal::Timeout { flight },
-                        Some(_) => Refusal::Timeout { flight },
-                    };
+                Attempt::Waiting(_, flight) => {
+                    let r = Refusal::Timeout { flight };
                     (Operation::Refused(r.clone()), Reply::Refused(r))
                 }
             };
@@ -1401,7 +1415,15 @@ impl Node {
 
     fn on_message(&mut self, from: AirlineId, msg: Message, now: Millis) {
         match msg {
-            Message::Events { events } => self.on_events(&from, events, now),
+            Message::Events { events } => {
+                // A full catch-up page means the sender has more: ask for the next one now
+                // rather than at the next tick.
+                let full = events.len() >= self.cfg.max_events_per_sync;
+                self.on_events(&from, events, now);
+                if full {
+                    self.ask_sync(&from);
+                }
+            }
             Message::SyncRequest { clock } => {
                 match self.events_missing_from(&clock, self.cfg.max_events_per_sync) {
                     Ok(events) if !events.is_empty() => self.out.push(Output::Send {
