@@ -171,6 +171,9 @@ pub struct Node {
     out: Vec<Output>,
     tickets_in_batch: u32,
     tokens_arrived: bool,
+    /// Set when a failed commit could not be followed by a reload: memory may hold changes the
+    /// disk does not, so nothing is processed until a reload succeeds.
+    stale: bool,
 }
 
 impl std::fmt::Debug for Node {
@@ -251,6 +254,7 @@ impl Node {
             out: Vec::new(),
             tickets_in_batch: 0,
             tokens_arrived: false,
+            stale: false,
         };
         if !node.reload()? {
             let mut b = Batch::default();
@@ -514,7 +518,7 @@ impl Node {
                 let why = e.to_string();
                 self.out.clear();
                 self.reset_scratch();
-                let _ = self.reload();
+                self.stale = self.reload().is_err();
                 let mut out: Vec<Output> = requests
                     .into_iter()
                     .map(|id| Output::Reply(id, Reply::Refused(Refusal::Storage(why.clone()))))

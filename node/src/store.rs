@@ -201,6 +201,11 @@ impl Batch {
 pub struct Store {
     db: Database,
     path: String,
+    /// The file behind `db`, when there is one: after an I/O error redb refuses every further
+    /// transaction, so the store reopens the file to recover (disk space may have returned).
+    file: Option<std::path::PathBuf>,
+    /// Set after a failed commit until the file is reopened.
+    broken: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -224,13 +229,20 @@ impl Store {
             path: name.clone(),
             source: Box::new(e.into()),
         })?;
-        Store::from_database(db, name)
+        let mut store = Store::from_database(db, name)?;
+        store.file = Some(path.to_owned());
+        Ok(store)
     }
 
     /// Wraps an already open database (for example on an in-memory backend) named `path` in
     /// messages.
     pub fn from_database(db: Database, path: String) -> Result<Store, StoreError> {
-        let store = Store { db, path };
+        let store = Store {
+            db,
+            path,
+            file: None,
+            broken: false,
+        };
         store.init()?;
         Ok(store)
     }
@@ -300,7 +312,8 @@ impl Store {
     }
 
     /// Reads everything the node keeps in memory.
-    pub fn load(&self) -> Result<Snapshot, StoreError> {
+    pub fn load(&mut self) -> Result<Snapshot, StoreError> {
+        self.recover()?;
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let mut snap = Snapshot::default();
         let meta = tx.open_table(META).map_err(|e| self.err(e))?;
@@ -410,11 +423,41 @@ impl Store {
         Ok(out)
     }
 
-    /// Commits `batch` as one durable write transaction. On error nothing of it is written.
-    pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+    /// Commits `batch` as one durable write transaction. On error nothing of it is written,
+    /// and the next call first reopens the file (see [`Store::recover`]).
+    pub fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        self.recover()?;
+        let result = self.write(&batch);
+        if result.is_err() {
+            self.broken = self.file.is_some();
+        }
+        result
+    }
+
+    /// After a failed commit, reopens the database file so writes can resume once the cause
+    /// (a full disk, say) is gone. A no-op when the store is healthy.
+    ///
+    /// Errors: the file still cannot be opened; the store stays broken and refuses writes.
+    pub fn recover(&mut self) -> Result<(), StoreError> {
+        let Some(file) = self.file.clone().filter(|_| self.broken) else {
+            return Ok(());
+        };
+        // redb allows one open handle per file: release ours before opening it again. The
+        // stand-in is never written, because `broken` stays set until the file is back.
+        let stand_in = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| self.err(e))?;
+        drop(std::mem::replace(&mut self.db, stand_in));
+        let db = Database::create(&file).map_err(|e| self.err(e));
+        self.db = db?;
+        self.broken = false;
+        Ok(())
+    }
+
+    fn write(&self, batch: &Batch) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut t = tx.open_table(META).map_err(|e| self.err(e))?;
