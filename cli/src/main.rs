@@ -3,6 +3,7 @@
 //!
 //! Each subcommand lives in its own module; this file only parses and dispatches.
 
+mod bench;
 mod client;
 mod peer;
 mod simulate;
@@ -29,6 +30,8 @@ enum Command {
     Watch(peer::WatchArgs),
     /// Run deterministic partition simulations that hunt for a double sale.
     Simulate(simulate::SimulateArgs),
+    /// Measure throughput and latency, each next to its reference, and print the report.
+    Bench(bench::BenchArgs),
     /// Client and admin commands against a running peer's HTTP API.
     #[command(flatten)]
     Client(client::ClientCommand),
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => peer::run_demo(args),
         Command::Watch(args) => peer::run_watch(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Client(cmd) => client::run(cmd),
     };
     match result {

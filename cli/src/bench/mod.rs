@@ -1,0 +1,304 @@
+//! `passcom bench`: every figure next to its reference, measured in the same run.
+//!
+//! Each scenario returns a [`Scenario`]: what was measured, the reference it is compared with,
+//! the ratio, and the target from the benchmark issue. Nothing here asserts speed; the output
+//! is the report (BENCHMARKS.md is regenerated from a full run).
+
+mod local;
+
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Arguments of `passcom bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Smaller runs (the whole bench in under 3 minutes), for CI.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write an SVG chart of every ratio to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Run only the scenarios whose name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Internal: open the peer in DIR, print its open time and memory, exit.
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub child_open: Option<PathBuf>,
+}
+
+/// A measured figure: a rate, latency percentiles, or a single value with its unit.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Figure {
+    /// Operations per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput_per_s: Option<f64>,
+    /// Median latency in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    /// 99th-percentile latency in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    /// A single value (time, memory, bytes), with `unit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Unit of `value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+impl Figure {
+    /// A figure from per-operation latencies over a run that took `wall`.
+    pub fn from_latencies(lat: &mut [Duration], ops: usize, wall: Duration) -> Figure {
+        lat.sort_unstable();
+        let pct = |p: f64| {
+            if lat.is_empty() {
+                return None;
+            }
+            let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
+            Some(lat[i].as_secs_f64() * 1e3)
+        };
+        Figure {
+            throughput_per_s: Some(ops as f64 / wall.as_secs_f64().max(1e-9)),
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            ..Figure::default()
+        }
+    }
+
+    /// A single value.
+    pub fn value(v: f64, unit: &str) -> Figure {
+        Figure {
+            value: Some(v),
+            unit: Some(unit.to_owned()),
+            ..Figure::default()
+        }
+    }
+}
+
+/// One scenario's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scenario {
+    /// What was measured.
+    pub description: String,
+    /// The measurement.
+    pub measured: Figure,
+    /// What it is compared with, measured in the same run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
+    /// measured / reference, in the sense that makes "higher is better" (see `ratio_of`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// What the ratio is of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio_of: Option<String>,
+    /// The target from the benchmark issue.
+    pub target: String,
+    /// Whether the target was met, when it can be judged from the figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub met: Option<bool>,
+    /// What limits the figure, or how it was measured.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+}
+
+/// A reference measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reference {
+    /// What the reference is.
+    pub name: String,
+    /// Its figure.
+    pub figure: Figure,
+}
+
+/// Sizes of a run: quick for CI, full for BENCHMARKS.md.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    /// Whether this is the quick run.
+    pub quick: bool,
+}
+
+impl Sizes {
+    /// `full` when a full run, else `quick`.
+    pub fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick { quick } else { full }
+    }
+}
+
+/// Measures the time of one small write + fsync on the disk of `dir`, median of 50.
+pub fn fsync_ms(dir: &std::path::Path) -> f64 {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut times = Vec::new();
+    for i in 0..50u32 {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("probe file");
+        let t = Instant::now();
+        f.write_all(&i.to_le_bytes()).expect("probe write");
+        f.sync_all().expect("probe fsync");
+        times.push(t.elapsed());
+    }
+    let _ = std::fs::remove_file(&path);
+    times.sort_unstable();
+    times[times.len() / 2].as_secs_f64() * 1e3
+}
+
+type Runner = fn(Sizes, &std::path::Path) -> Result<Scenario, String>;
+
+fn scenarios() -> Vec<(&'static str, Runner)> {
+    vec![
+        ("local_purchase", local::purchase_vs_raw_redb),
+        ("route_search", local::route_search),
+        ("million_tokens", local::million_tokens),
+        ("catch_up", local::catch_up),
+    ]
+}
+
+/// Runs the benchmark and prints the report.
+pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
+    if let Some(dir) = args.child_open {
+        return local::child_open(&dir);
+    }
+    let sizes = Sizes { quick: args.quick };
+    let work = tempfile::Builder::new()
+        .prefix("passcom-bench")
+        .tempdir_in(".")
+        .map_err(|e| e.to_string())?;
+    let fsync = fsync_ms(work.path());
+    let chosen: Vec<_> = scenarios()
+        .into_iter()
+        .filter(|(n, _)| args.only.as_deref().is_none_or(|o| n.contains(o)))
+        .collect();
+    let bar = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(chosen.len() as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    let mut results = serde_json::Map::new();
+    for (name, runner) in chosen {
+        bar.set_message(name);
+        let dir = work.path().join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let scenario = runner(sizes, &dir).map_err(|e| format!("scenario {name}: {e}"))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        if !args.json {
+            bar.suspend(|| print_scenario(name, &scenario, started.elapsed()));
+        }
+        results.insert(
+            name.to_owned(),
+            serde_json::to_value(&scenario).expect("serializable"),
+        );
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let report = serde_json::json!({
+        "quick": args.quick,
+        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "fsync_ms": fsync },
+        "scenarios": results,
+    });
+    if let Some(path) = &args.plot {
+        plot(path, &report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serializable")
+        );
+    } else {
+        println!(
+            "machine: {} cores, fsync {fsync:.2} ms",
+            report["machine"]["cores"]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_fig(f: &Figure) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = f.throughput_per_s {
+        parts.push(format!("{t:.0}/s"));
+    }
+    if let Some(p) = f.p50_ms {
+        parts.push(format!("p50 {p:.3} ms"));
+    }
+    if let Some(p) = f.p99_ms {
+        parts.push(format!("p99 {p:.3} ms"));
+    }
+    if let (Some(v), Some(u)) = (f.value, &f.unit) {
+        parts.push(format!("{v:.2} {u}"));
+    }
+    parts.join(", ")
+}
+
+fn print_scenario(name: &str, s: &Scenario, took: Duration) {
+    println!("{name} ({:.1} s): {}", took.as_secs_f64(), s.description);
+    println!("  measured:  {}", fmt_fig(&s.measured));
+    if let Some(r) = &s.reference {
+        println!("  reference: {} — {}", r.name, fmt_fig(&r.figure));
+    }
+    if let (Some(r), Some(of)) = (s.ratio, &s.ratio_of) {
+        println!("  ratio:     {r:.2} ({of})");
+    }
+    let verdict = match s.met {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "see notes",
+    };
+    println!("  target:    {} — {verdict}", s.target);
+    if !s.notes.is_empty() {
+        println!("  notes:     {}", s.notes);
+    }
+}
+
+/// Bar chart of every scenario's ratio (log scale would hide the story; ratios are shown as is).
+fn plot(path: &std::path::Path, report: &serde_json::Value) -> Result<(), String> {
+    use plotters::prelude::*;
+    let mut bars: Vec<(String, f64)> = Vec::new();
+    if let Some(map) = report["scenarios"].as_object() {
+        for (name, s) in map {
+            if let Some(r) = s["ratio"].as_f64() {
+                bars.push((name.clone(), r));
+            }
+        }
+    }
+    let max = bars.iter().map(|b| b.1).fold(1.0f64, f64::max) * 1.15;
+    let root = SVGBackend::new(path, (900, 120 + 40 * bars.len() as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "passcom bench: ratio to the reference (1 = same)",
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(30)
+        .y_label_area_size(160)
+        .build_cartesian_2d(0.0..max, 0..bars.len().max(1))
+        .map_err(|e| e.to_string())?;
+    let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .y_labels(bars.len().max(1))
+        .y_label_formatter(&|i| names.get(*i).cloned().unwrap_or_default())
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(
+            bars.iter()
+                .enumerate()
+                .map(|(i, (_, r))| Rectangle::new([(0.0, i), (*r, i + 1)], BLUE.mix(0.6).filled())),
+        )
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
