@@ -1,30 +1,330 @@
-//! `passcom peer`, `passcom demo` and `passcom watch` (owned by the network work).
+//! `passcom peer`, `passcom demo` and `passcom watch`: run a real peer, the three-airline demo
+//! network in one process, or a plain gossip subscriber.
 
+use passcom_crdt::AirlineId;
+use passcom_net::{PeerConfig, PeerHandle};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `passcom peer`.
 #[derive(clap::Args)]
-pub struct PeerArgs {}
+pub struct PeerArgs {
+    /// The airline this peer runs (a-z, 0-9, - and _).
+    #[arg(
+        long,
+        env = "PASSCOM_AIRLINE",
+        required_unless_present = "check_health"
+    )]
+    airline: Option<String>,
+    /// Data folder (database and identity key); default ./passcom-data/AIRLINE.
+    #[arg(long, env = "PASSCOM_DATA")]
+    data: Option<PathBuf>,
+    /// libp2p listen address.
+    #[arg(long, env = "PASSCOM_LISTEN", default_value = "/ip4/0.0.0.0/tcp/7000")]
+    listen: Vec<libp2p::Multiaddr>,
+    /// HTTP address of the API and web page.
+    #[arg(long, env = "PASSCOM_HTTP", default_value = "127.0.0.1:8080")]
+    http: String,
+    /// A peer to dial at start and re-dial after a drop (repeat; `/dns4/giro/tcp/7000` works).
+    #[arg(long, env = "PASSCOM_BOOTSTRAP", value_delimiter = ',')]
+    bootstrap: Vec<libp2p::Multiaddr>,
+    /// Share of every new demo flight handed to each partner in advance (0 to 0.33).
+    #[arg(long, env = "PASSCOM_ESCROW_SHARE", default_value_t = 0.2)]
+    escrow_share: f64,
+    /// At first start, load this airline's demo flights (7 days from today) and the 27 capitals.
+    #[arg(long, env = "PASSCOM_DEMO_CATALOG")]
+    demo_catalog: bool,
+    /// Discover peers on the local network with mDNS.
+    #[arg(long, env = "PASSCOM_MDNS")]
+    mdns: bool,
+    /// Period of the node's anti-entropy tick in ms (clock exchange, retries).
+    #[arg(long, default_value_t = 1000)]
+    tick_ms: i64,
+    /// Do not run a peer: exit 0 if the peer at --http answers GET /api/health with 2xx, else
+    /// 1 (for a container healthcheck without curl).
+    #[arg(long)]
+    check_health: bool,
+}
 
 /// Arguments of `passcom demo`.
 #[derive(clap::Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Root of the three data folders (ROOT/rumos, ROOT/giro, ROOT/boreal).
+    #[arg(long, default_value = "./passcom-data")]
+    data: PathBuf,
+    /// Share of every new demo flight handed to each partner in advance.
+    #[arg(long, default_value_t = 0.2)]
+    escrow_share: f64,
+}
 
 /// Arguments of `passcom watch`.
 #[derive(clap::Args)]
-pub struct WatchArgs {}
-
-/// Runs one peer until Ctrl-C.
-pub fn run_peer(_args: PeerArgs) -> Result<ExitCode, String> {
-    Err("not built yet".into())
+pub struct WatchArgs {
+    /// A peer to join through (repeat for several).
+    #[arg(long, required = true)]
+    bootstrap: Vec<libp2p::Multiaddr>,
+    /// Topic to subscribe to (repeat); default passcom/v1/events.
+    #[arg(long)]
+    topic: Vec<String>,
+    /// Exit after this many events.
+    #[arg(long)]
+    count: Option<usize>,
+    /// Exit after this many seconds.
+    #[arg(long)]
+    timeout: Option<u64>,
 }
 
-/// Runs the local demo network.
-pub fn run_demo(_args: DemoArgs) -> Result<ExitCode, String> {
-    Err("not built yet".into())
+/// The demo airlines with their libp2p and HTTP ports.
+const DEMO: [(&str, u16, u16); 3] = [
+    ("rumos", 7001, 8081),
+    ("giro", 7002, 8082),
+    ("boreal", 7003, 8083),
+];
+
+/// Logs to stderr, filtered by RUST_LOG (default: info for passcom, warnings for the rest).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,passcom=info,passcom_net=info,passcom_http=info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
-/// Prints gossip events as JSON lines.
-pub fn run_watch(_args: WatchArgs) -> Result<ExitCode, String> {
-    Err("not built yet".into())
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Runs one peer until Ctrl-C or SIGTERM (`docker stop`), then shuts it down cleanly.
+///
+/// Errors: bad arguments, the peer cannot start (data folder, identity, ports), or the HTTP
+/// address cannot be bound.
+pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
+    if args.check_health {
+        return Ok(check_health(&args.http));
+    }
+    init_logs();
+    let airline = args.airline.clone().ok_or("--airline is required")?;
+    if !(0.0..=1.0).contains(&args.escrow_share) {
+        return Err(format!(
+            "--escrow-share {} must be between 0 and 1",
+            args.escrow_share
+        ));
+    }
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("passcom-data").join(&airline));
+    let mut cfg = PeerConfig::new(airline.as_str(), data.clone());
+    cfg.listen = args.listen.clone();
+    cfg.bootstrap = args.bootstrap.clone();
+    cfg.mdns = args.mdns;
+    cfg.escrow_share = args.escrow_share;
+    cfg.demo_catalog = args.demo_catalog;
+    cfg.node.tick_ms = args.tick_ms.max(50);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let handle = passcom_net::start(cfg).await.map_err(|e| e.to_string())?;
+        let http = match serve_http(&handle, &args.http, data).await {
+            Ok(h) => h,
+            Err(e) => {
+                handle.shutdown().await;
+                return Err(e);
+            }
+        };
+        eprintln!(
+            "passcom: {airline} peer {} running; HTTP on http://{}",
+            handle.status().peer_id,
+            args.http
+        );
+        wait_for_stop().await;
+        eprintln!("passcom: stopping {airline}");
+        http.abort();
+        handle.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Binds `addr` and serves the HTTP API of `handle` on it in a task.
+///
+/// A failure of the server after the bind is logged, not fatal: the peer keeps carrying
+/// hand-overs and catch-up for its partners, which matters more than its own web page.
+async fn serve_http(
+    handle: &PeerHandle,
+    addr: &str,
+    data: PathBuf,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        format!("cannot listen for HTTP on {addr}: {e}; choose another --http address")
+    })?;
+    let (handle, addr) = (handle.clone(), addr.to_owned());
+    Ok(tokio::spawn(async move {
+        let server = tokio::spawn(passcom_http::serve(handle, listener, data));
+        match server.await {
+            Ok(Ok(())) => tracing::warn!(%addr, "the HTTP server stopped"),
+            Ok(Err(e)) => tracing::error!(%addr, error = %e, "the HTTP server failed"),
+            Err(e) => tracing::error!(%addr, error = %e, "the HTTP server crashed"),
+        }
+    }))
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `GET /api/health` at `addr` over plain HTTP/1.0: 0 if it answers 2xx within 3 s, else 1.
+/// Written with std only, so a scratch container image needs nothing else.
+fn check_health(addr: &str) -> ExitCode {
+    let result = (|| -> Result<u16, String> {
+        let mut target: SocketAddr = addr
+            .to_socket_addrs()
+            .map_err(|e| e.to_string())?
+            .next()
+            .ok_or("no address")?;
+        if target.ip().is_unspecified() {
+            // A peer bound to 0.0.0.0 is reached on loopback.
+            target.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let timeout = Duration::from_secs(3);
+        let mut s = TcpStream::connect_timeout(&target, timeout).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
+        s.set_write_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
+        write!(s, "GET /api/health HTTP/1.0\r\nHost: {target}\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut head = [0u8; 64];
+        let n = s.read(&mut head).map_err(|e| e.to_string())?;
+        let line = String::from_utf8_lossy(&head[..n]);
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("not HTTP: {line:?}"))
+    })();
+    match result {
+        Ok(code) if (200..300).contains(&code) => ExitCode::SUCCESS,
+        Ok(code) => {
+            eprintln!("passcom: {addr}/api/health answered {code}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("passcom: {addr} is not healthy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs rumos, giro and boreal in this process, on 127.0.0.1, until Ctrl-C.
+///
+/// Errors: a port is taken (another demo running?) or a data folder cannot be used.
+pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
+    init_logs();
+    if !(0.0..=1.0).contains(&args.escrow_share) {
+        return Err(format!(
+            "--escrow-share {} must be between 0 and 1",
+            args.escrow_share
+        ));
+    }
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let addr = |port: u16| -> libp2p::Multiaddr {
+            format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("valid")
+        };
+        let mut peers: Vec<(PeerHandle, tokio::task::JoinHandle<()>)> = Vec::new();
+        let mut result = Ok(());
+        for (airline, p2p, http) in DEMO {
+            let data = args.data.join(airline);
+            let mut cfg = PeerConfig::new(AirlineId::new(airline), data.clone());
+            cfg.listen = vec![addr(p2p)];
+            cfg.bootstrap = DEMO
+                .iter()
+                .filter(|d| d.0 != airline)
+                .map(|d| addr(d.1))
+                .collect();
+            cfg.escrow_share = args.escrow_share;
+            cfg.demo_catalog = true;
+            let started = match passcom_net::start(cfg).await {
+                Ok(h) => serve_http(&h, &format!("127.0.0.1:{http}"), data)
+                    .await
+                    .map(|s| (h, s)),
+                Err(e) => Err(format!("{airline}: {e}")),
+            };
+            match started {
+                Ok(p) => peers.push(p),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            println!("Passcom demo network (Ctrl-C stops it):");
+            for (airline, p2p, http) in DEMO {
+                println!(
+                    "  {airline:<7} http://127.0.0.1:{http}/   libp2p /ip4/127.0.0.1/tcp/{p2p}"
+                );
+            }
+            println!("Watch the events: passcom watch --bootstrap /ip4/127.0.0.1/tcp/7001");
+            wait_for_stop().await;
+            println!("Stopping the demo network…");
+        }
+        for (h, server) in peers {
+            server.abort();
+            h.shutdown().await;
+        }
+        result.map(|()| ExitCode::SUCCESS)
+    })
+}
+
+/// Prints every event heard on gossip as one JSON line, until --count events, --timeout or
+/// Ctrl-C.
+///
+/// Errors: the watcher cannot start.
+pub fn run_watch(args: WatchArgs) -> Result<ExitCode, String> {
+    init_logs();
+    let cfg = passcom_net::WatchConfig {
+        bootstrap: args.bootstrap,
+        topics: args.topic,
+        count: args.count,
+        timeout: args.timeout.map(Duration::from_secs),
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let stdout = std::io::stdout();
+        let watching = passcom_net::watch(cfg, |e| {
+            let mut out = stdout.lock();
+            if let Ok(line) = serde_json::to_string(&e) {
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        });
+        tokio::select! {
+            r = watching => r.map(|_| ExitCode::SUCCESS).map_err(|e| e.to_string()),
+            _ = wait_for_stop() => Ok(ExitCode::SUCCESS),
+        }
+    })
 }

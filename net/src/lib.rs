@@ -1,10 +1,41 @@
-//! libp2p adapter that carries the Passcom node state machine's messages (CONTRACT STUB:
-//! the signatures below are what `passcom-http` and the CLI build on; bodies to be written).
+//! The libp2p adapter that carries the Passcom node state machine's messages.
+//!
+//! This crate makes no protocol decision: which token moves, who may sell, what a peer lacks,
+//! when to retry — all of that is [`passcom_node::Node`]'s. The crate only turns the node's
+//! outputs into libp2p actions and libp2p happenings into the node's inputs.
+//!
+//! # Map
+//! - [`start`] and [`PeerHandle`]: run one airline peer and talk to it (HTTP API, CLI, tests).
+//! - `driver` (private): the one task that owns the swarm and the node; a `select!` loop that
+//!   stamps `now`, batches inputs into [`passcom_node::Node::handle_batch`] (group commit) and
+//!   maps every output to I/O.
+//! - [`behaviour`]: the libp2p behaviour (gossipsub, request-response, identify, mDNS, block
+//!   list) and the swarm builder.
+//! - [`wire`]: topics, protocol names, agent strings, the CBOR encoding and chunking — the wire
+//!   format is versioned there and only there (see `docs/wire.md`).
+//! - [`identity`]: the ed25519 identity kept in the data folder.
+//! - [`watch()`]: a plain gossip subscriber that decodes every event (`passcom watch`).
+//!
+//! # Architecture invariant
+//! Nothing here changes a token, a ticket or a clock: all state is the node's, written in its
+//! `handle_batch` transaction before any output is performed, so a crash of the driver at any
+//! point loses nothing that was confirmed.
 
-use passcom_crdt::{AirlineId, Millis, VectorClock};
-use passcom_node::{Node, Reply, Request};
+pub mod behaviour;
+mod driver;
+pub mod identity;
+mod watch;
+pub mod wire;
+
+pub use watch::{WatchConfig, WatchedEvent, watch};
+
+use passcom_crdt::{AirlineId, FlightId, Millis, VectorClock};
+use passcom_node::{Node, Refusal, Reply, Request};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How to run one airline peer.
 #[derive(Clone, Debug)]
@@ -25,6 +56,25 @@ pub struct PeerConfig {
     pub demo_catalog: bool,
     /// State-machine settings (airline inside is overwritten by `airline`).
     pub node: passcom_node::Config,
+}
+
+impl PeerConfig {
+    /// A configuration for `airline` in `data_dir` listening on an OS-chosen TCP port of
+    /// 127.0.0.1, no bootstrap peers, no mDNS, escrow share 0.2, no demo catalog and the
+    /// node's defaults.
+    pub fn new(airline: impl Into<AirlineId>, data_dir: impl Into<PathBuf>) -> Self {
+        let airline = airline.into();
+        PeerConfig {
+            node: passcom_node::Config::new(airline.clone()),
+            airline,
+            data_dir: data_dir.into(),
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr")],
+            bootstrap: Vec::new(),
+            mdns: false,
+            escrow_share: 0.2,
+            demo_catalog: false,
+        }
+    }
 }
 
 /// A peer this one is connected to.
@@ -49,6 +99,8 @@ pub struct PeerStatus {
     pub connected: Vec<ConnectedPeer>,
     /// Airlines this peer is cut off from by `partition`.
     pub partitioned: Vec<AirlineId>,
+    /// Whether `partition` cut this peer off from every peer, known or not.
+    pub cut_off_from_all: bool,
     /// The node's vector clock.
     pub clock: VectorClock,
 }
@@ -56,7 +108,8 @@ pub struct PeerStatus {
 /// One thing that happened at the peer, for the live stream (`GET /admin/events`).
 #[derive(Clone, Debug, Serialize)]
 pub struct LiveEvent {
-    /// `event`, `message`, `connected`, `disconnected`, `rejected`, …
+    /// `event` (one this peer wrote), `message` (one it received), `connected`,
+    /// `disconnected`, `rejected`, `partition`, `heal`.
     pub kind: String,
     /// Details as JSON.
     pub detail: serde_json::Value,
@@ -70,47 +123,251 @@ pub enum NetError {
     Other(String),
 }
 
+/// Commands from handles to the driver, other than user requests.
+pub(crate) enum Command {
+    Partition(Vec<AirlineId>, oneshot::Sender<()>),
+    Heal(Vec<AirlineId>, oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The network side of the status, kept up to date by the driver for [`PeerHandle::status`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NetShared {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub connected: Vec<ConnectedPeer>,
+    pub partitioned: Vec<AirlineId>,
+    pub cut_off_from_all: bool,
+}
+
+/// Bound of the queue of user requests waiting for the driver.
+const REQUEST_QUEUE: usize = 1024;
+/// Bound of the live event stream (a slow reader loses the oldest events, not the peer).
+const LIVE_QUEUE: usize = 1024;
+/// Time given to a request beyond the node's purchase deadline before it counts as lost.
+const REPLY_MARGIN: Duration = Duration::from_secs(5);
+/// Longest wait for the driver to obey a command.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A running peer: cheap to clone, used by the HTTP API and the CLI.
 #[derive(Clone)]
-pub struct PeerHandle {}
+pub struct PeerHandle {
+    airline: AirlineId,
+    node: Arc<Mutex<Option<Node>>>,
+    shared: Arc<Mutex<NetShared>>,
+    requests: mpsc::Sender<(Request, oneshot::Sender<Reply>)>,
+    commands: mpsc::Sender<Command>,
+    live: broadcast::Sender<LiveEvent>,
+    reply_timeout: Duration,
+}
+
+/// The current time in ms since the Unix epoch. The only clock this crate reads for the node.
+pub(crate) fn now_ms() -> Millis {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    d.as_millis() as Millis
+}
+
+/// Locks a mutex, going on after a panic of another holder: the node's in-memory state always
+/// equals what is committed, so it stays valid even if a reader panicked.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl PeerHandle {
+    /// This peer's airline.
+    pub fn airline(&self) -> &AirlineId {
+        &self.airline
+    }
+
     /// Submits a user request and waits for the reply, at most the purchase deadline plus a
-    /// margin; a peer that does not answer in time yields `Reply::Refused(Refusal::Timeout…)`.
-    pub async fn request(&self, _req: Request) -> Reply {
-        unimplemented!()
+    /// margin; a peer that does not answer in time (or has shut down) yields
+    /// `Reply::Refused(Refusal::Timeout…)` naming the request's first flight.
+    pub async fn request(&self, req: Request) -> Reply {
+        let flight = match &req {
+            Request::Purchase(p) => p.legs.first().map(|l| l.flight.clone()),
+            Request::Hold(h) => h.legs.first().map(|l| l.flight.clone()),
+            _ => None,
+        }
+        .unwrap_or_else(|| FlightId::new(""));
+        let timeout = Reply::Refused(Refusal::Timeout { flight });
+        let (tx, rx) = oneshot::channel();
+        let deadline = tokio::time::Instant::now() + self.reply_timeout;
+        match tokio::time::timeout_at(deadline, self.requests.send((req, tx))).await {
+            Ok(Ok(())) => {}
+            _ => return timeout,
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(reply)) => reply,
+            _ => timeout,
+        }
     }
-    /// Reads the node's state.
-    pub fn read<R>(&self, _f: impl FnOnce(&Node) -> R) -> R {
-        unimplemented!()
+
+    /// Reads the node's state under its lock (keep `f` short: the driver waits meanwhile).
+    ///
+    /// Panics: after [`PeerHandle::shutdown`], when the node (and its database) is closed.
+    pub fn read<R>(&self, f: impl FnOnce(&Node) -> R) -> R {
+        let guard = lock(&self.node);
+        f(guard
+            .as_ref()
+            .expect("the peer has shut down; its node is closed"))
     }
+
+    /// Whether the peer is still running (not shut down).
+    pub fn is_running(&self) -> bool {
+        lock(&self.node).is_some()
+    }
+
     /// The peer's current time (ms since epoch).
     pub fn now(&self) -> Millis {
-        unimplemented!()
+        now_ms()
     }
-    /// Network status.
+
+    /// Network status. The clock is empty after shutdown.
     pub fn status(&self) -> PeerStatus {
-        unimplemented!()
+        let net = lock(&self.shared).clone();
+        let clock = lock(&self.node)
+            .as_ref()
+            .map(|n| n.clock().clone())
+            .unwrap_or_default();
+        PeerStatus {
+            airline: self.airline.clone(),
+            peer_id: net.peer_id,
+            listen: net.listen,
+            connected: net.connected,
+            partitioned: net.partitioned,
+            cut_off_from_all: net.cut_off_from_all,
+            clock,
+        }
     }
-    /// Cuts this peer off from `peers` (all others when empty): connections closed, dials refused.
-    pub async fn partition(&self, _peers: Vec<AirlineId>) -> Result<(), NetError> {
-        unimplemented!()
+
+    /// Cuts this peer off from `peers` (all others when empty): connections closed, dials
+    /// refused both ways, until [`PeerHandle::heal`].
+    ///
+    /// Errors: the peer has shut down or does not answer.
+    pub async fn partition(&self, peers: Vec<AirlineId>) -> Result<(), NetError> {
+        self.command(|tx| Command::Partition(peers, tx)).await
     }
+
     /// Undoes `partition` for `peers` (all when empty) and re-dials them.
-    pub async fn heal(&self, _peers: Vec<AirlineId>) -> Result<(), NetError> {
-        unimplemented!()
+    ///
+    /// Errors: the peer has shut down or does not answer.
+    pub async fn heal(&self, peers: Vec<AirlineId>) -> Result<(), NetError> {
+        self.command(|tx| Command::Heal(peers, tx)).await
     }
+
     /// A receiver of the live event stream.
-    pub fn events(&self) -> tokio::sync::broadcast::Receiver<LiveEvent> {
-        unimplemented!()
+    pub fn events(&self) -> broadcast::Receiver<LiveEvent> {
+        self.live.subscribe()
     }
-    /// Stops the peer cleanly: pending writes committed, connections closed.
+
+    /// Stops the peer cleanly: every confirmed change is already committed (each batch commits
+    /// before its outputs are performed), connections are closed and the database is closed,
+    /// so the same data folder can be opened again, in this process too. Idempotent.
     pub async fn shutdown(&self) {
-        unimplemented!()
+        let _ = self.command(Command::Shutdown).await;
+    }
+
+    async fn command(
+        &self,
+        make: impl FnOnce(oneshot::Sender<()>) -> Command,
+    ) -> Result<(), NetError> {
+        let gone = || NetError::Other(format!("peer {} has shut down", self.airline));
+        let (tx, rx) = oneshot::channel();
+        tokio::time::timeout(COMMAND_TIMEOUT, self.commands.send(make(tx)))
+            .await
+            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| gone())?;
+        tokio::time::timeout(COMMAND_TIMEOUT, rx)
+            .await
+            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| gone())
     }
 }
 
-/// Starts a peer: opens its store, loads or creates its identity, listens and dials.
-pub async fn start(_cfg: PeerConfig) -> Result<PeerHandle, NetError> {
-    unimplemented!()
+/// Starts a peer: loads or creates its identity, opens its store, listens, dials its bootstrap
+/// peers, and at first start with `demo_catalog` submits the demo airports and flights.
+///
+/// The node is configured to sign its events with the identity key and to require signatures
+/// of others (`signing_key`, `require_signatures`); its own key is put in its roster so that
+/// no other peer can claim this airline.
+///
+/// Errors: the airline name is not `[a-z0-9_-]{1,64}`; the data folder, identity or database
+/// cannot be opened (the message names the file and what to do); a listen address cannot be
+/// bound; the demo catalog is refused.
+pub async fn start(cfg: PeerConfig) -> Result<PeerHandle, NetError> {
+    if !wire::valid_airline_name(cfg.airline.as_str()) {
+        return Err(NetError::Other(format!(
+            "airline name {:?} must be 1 to 64 characters of a-z, 0-9, - and _",
+            cfg.airline.as_str()
+        )));
+    }
+    let (keypair, secret) = identity::load_or_create(&cfg.data_dir)?;
+    let mut node_cfg = cfg.node.clone();
+    node_cfg.airline = cfg.airline.clone();
+    node_cfg.signing_key = Some(secret);
+    node_cfg.require_signatures = true;
+    let public = identity::ed25519_public(&keypair.public()).expect("an ed25519 identity");
+    node_cfg.roster.insert(cfg.airline.clone(), public);
+    let reply_timeout =
+        Duration::from_millis(node_cfg.purchase_timeout_ms.max(0) as u64) + REPLY_MARGIN;
+
+    let db = cfg.data_dir.join("passcom.redb");
+    let store = passcom_node::Store::open(&db).map_err(|e| NetError::Other(e.to_string()))?;
+    let (node, first) =
+        Node::open(node_cfg, store, now_ms()).map_err(|e| NetError::Other(e.to_string()))?;
+
+    let swarm = behaviour::build_swarm(keypair, wire::airline_agent(&cfg.airline), cfg.mdns)?;
+    let node = Arc::new(Mutex::new(Some(node)));
+    let shared = Arc::new(Mutex::new(NetShared::default()));
+    let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    let (live, _) = broadcast::channel(LIVE_QUEUE);
+    let handle = PeerHandle {
+        airline: cfg.airline.clone(),
+        node: node.clone(),
+        shared: shared.clone(),
+        requests: req_tx,
+        commands: cmd_tx,
+        live: live.clone(),
+        reply_timeout,
+    };
+    let driver = driver::Driver::new(&cfg, swarm, node, shared, req_rx, cmd_rx, live, first)?;
+    tokio::spawn(driver.run());
+
+    if cfg.demo_catalog {
+        load_demo_catalog(&handle, cfg.escrow_share).await?;
+    }
+    Ok(handle)
+}
+
+/// Submits the demo catalog through the node unless this airline already has flights.
+async fn load_demo_catalog(handle: &PeerHandle, escrow_share: f64) -> Result<(), NetError> {
+    let me = handle.airline().clone();
+    if handle.read(|n| n.catalog().flights().any(|f| f.airline == me)) {
+        return Ok(());
+    }
+    let partners: Vec<AirlineId> = passcom_node::demo::DEMO_AIRLINES
+        .iter()
+        .map(|a| AirlineId::new(*a))
+        .filter(|a| a != &me)
+        .collect();
+    let now = now_ms();
+    let first_day = now - now.rem_euclid(passcom_node::demo::DAY_MS);
+    let flights = passcom_node::demo::demo_flights(&me, first_day, 7, escrow_share, &partners);
+    for req in [
+        Request::PutAirports(passcom_node::demo::demo_airports()),
+        Request::PutFlights(flights),
+    ] {
+        match handle.request(req).await {
+            Reply::Done => {}
+            other => {
+                return Err(NetError::Other(format!(
+                    "the demo catalog of {me} was refused: {other:?}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }

@@ -155,7 +155,7 @@ pub struct Node {
     holds: BTreeMap<String, Hold>,
     outbox: BTreeMap<SeatId, OutboxEntry>,
     reachable: BTreeSet<AirlineId>,
-    deferred: BTreeMap<(AirlineId, u64), Event>,
+    deferred: BTreeMap<(AirlineId, u64), Deferred>,
     waiters: BTreeMap<String, Vec<RequestId>>,
     /// Keys of the operations still pending: an index, so retries need not scan every record.
     pending: BTreeSet<String>,
@@ -322,6 +322,15 @@ impl Node {
             .collect();
         self.holds = snap.holds;
         self.outbox = snap.outbox;
+        for (airline, key) in snap.roster {
+            // Keys given in the configuration win over keys learned earlier.
+            if let (false, Ok(k)) = (
+                self.roster.contains_key(&airline),
+                VerifyingKey::from_bytes(&key),
+            ) {
+                self.roster.insert(airline, k);
+            }
+        }
         Ok(recorded)
     }
 
@@ -576,7 +585,11 @@ impl Node {
                     }),
                     (None, Ok(k)) => {
                         self.roster.insert(airline.clone(), k);
-                        self.drain_deferred(&airline, now);
+                        self.batch.meta(
+                            "roster",
+                            postcard::to_stdvec(&self.roster()).unwrap_or_default(),
+                        );
+                        self.drain_deferred(now);
                     }
                 }
             }
@@ -1496,28 +1509,76 @@ impl Node {
         let mut gap = false;
         for ev in events {
             let have = self.clock.get(&ev.origin);
-            if ev.seq <= have {
+            if ev.seq <= have || self.deferred.contains_key(&(ev.origin.clone(), ev.seq)) {
                 continue;
             }
+            // Check the signature before keeping anything, so forged events are rejected (and
+            // their sender penalised) at once instead of filling the queue.
+            let verified = match self.check_signature(&ev) {
+                Ok(v) => v,
+                Err(reason) => {
+                    self.out.push(Output::Rejected {
+                        from: from.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+            };
             if ev.seq > have + 1 {
                 gap = true;
             }
-            if self.deferred.len() < self.cfg.max_deferred
-                || self.deferred.contains_key(&(ev.origin.clone(), ev.seq))
-            {
-                self.deferred.insert((ev.origin.clone(), ev.seq), ev);
+            if self.deferred.len() < self.cfg.max_deferred {
+                self.deferred.insert(
+                    (ev.origin.clone(), ev.seq),
+                    Deferred {
+                        from: from.clone(),
+                        event: ev,
+                        verified,
+                    },
+                );
             } else {
                 gap = true;
             }
         }
-        self.drain_deferred(from, now);
+        self.drain_deferred(now);
         if gap {
             self.ask_sync(from);
         }
     }
 
+    /// Checks an event's signature against its origin's key: `Ok(true)` when valid,
+    /// `Ok(false)` when the key is not known yet (or signatures are not required), and the
+    /// reason to reject it otherwise.
+    fn check_signature(&self, ev: &Event) -> Result<bool, String> {
+        let origin = &ev.origin;
+        if origin == &self.cfg.airline {
+            // Our own event coming back from before a restart would mean a peer forged it or
+            // we forgot our log; never apply our own history from outside.
+            return Err(format!("event {} of {origin} claims to be ours", ev.seq));
+        }
+        if !self.cfg.require_signatures {
+            return Ok(true);
+        }
+        let Some(key) = self.roster.get(origin) else {
+            if self.cfg.roster_closed {
+                return Err(format!("{origin} is not in the network roster"));
+            }
+            return Ok(false); // kept until we learn its key
+        };
+        let ok = Signature::from_slice(&ev.signature)
+            .is_ok_and(|sig| key.verify(&ev.signed_bytes(), &sig).is_ok());
+        if ok {
+            Ok(true)
+        } else {
+            Err(format!(
+                "event {} of {origin} has no valid signature",
+                ev.seq
+            ))
+        }
+    }
+
     /// Applies every deferred event whose predecessors are all here, until none applies.
-    fn drain_deferred(&mut self, from: &AirlineId, now: Millis) {
+    fn drain_deferred(&mut self, now: Millis) {
         loop {
             let mut progressed = false;
             let keys: Vec<(AirlineId, u64)> = self.deferred.keys().cloned().collect();
@@ -1530,17 +1591,31 @@ impl Node {
                 if key.1 != have + 1 {
                     continue;
                 }
-                let ev = self.deferred.get(&key).expect("listed").clone();
-                match self.apply_remote_event(&ev, now) {
-                    Applied::Yes => {
-                        self.deferred.remove(&key);
-                        progressed = true;
+                let mut d = self.deferred.remove(&key).expect("listed");
+                if !d.verified {
+                    match self.check_signature(&d.event) {
+                        Ok(true) => d.verified = true,
+                        Ok(false) => {
+                            self.deferred.insert(key, d);
+                            continue;
+                        }
+                        Err(reason) => {
+                            self.out.push(Output::Rejected {
+                                from: d.from,
+                                reason,
+                            });
+                            continue;
+                        }
                     }
-                    Applied::NotYet => {}
+                }
+                match self.apply_remote_event(&d.event, now) {
+                    Applied::Yes => progressed = true,
+                    Applied::NotYet => {
+                        self.deferred.insert(key, d);
+                    }
                     Applied::Rejected(reason) => {
-                        self.deferred.remove(&key);
                         self.out.push(Output::Rejected {
-                            from: from.clone(),
+                            from: d.from,
                             reason,
                         });
                     }
@@ -1553,29 +1628,9 @@ impl Node {
     }
 
     /// Validates a remote event against the local state and applies it whole, or not at all.
+    /// Its signature was checked when it was queued ([`Node::check_signature`]).
     fn apply_remote_event(&mut self, ev: &Event, now: Millis) -> Applied {
         let origin = &ev.origin;
-        if origin == &self.cfg.airline {
-            // Our own event coming back to us from before a restart: a peer that forgot its
-            // log would have reused the number. Never apply our own history from outside.
-            return Applied::Rejected(format!("event {} of {origin} claims to be ours", ev.seq));
-        }
-        if self.cfg.require_signatures {
-            let Some(key) = self.roster.get(origin) else {
-                if self.cfg.roster_closed {
-                    return Applied::Rejected(format!("{origin} is not in the network roster"));
-                }
-                return Applied::NotYet; // applied once we learn its key
-            };
-            let ok = Signature::from_slice(&ev.signature)
-                .is_ok_and(|sig| key.verify(&ev.signed_bytes(), &sig).is_ok());
-            if !ok {
-                return Applied::Rejected(format!(
-                    "event {} of {origin} has no valid signature",
-                    ev.seq
-                ));
-            }
-        }
         // The catalog first: the event may sell seats of a flight it creates. Its changes are
         // checked by actor, and re-applying them later is a no-op, so applying them before
         // the tokens are checked cannot let a bad event in.
@@ -1670,6 +1725,13 @@ enum Pick {
     Here(SeatId, Option<String>),
     Ask(AirlineId, Message),
     Wait,
+}
+
+/// An event that arrived before it could be applied, and who sent it (to blame if it fails).
+struct Deferred {
+    from: AirlineId,
+    event: Event,
+    verified: bool,
 }
 
 enum Applied {

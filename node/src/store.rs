@@ -116,6 +116,8 @@ pub struct OutboxEntry {
 pub struct Snapshot {
     /// The airline recorded at creation, if any.
     pub airline: Option<String>,
+    /// Verifying keys learned from peers, by airline.
+    pub roster: BTreeMap<AirlineId, [u8; 32]>,
     /// Tokens that ever changed (absent ones are at their initial state).
     pub tokens: BTreeMap<SeatId, Token>,
     /// Every ticket known, by id.
@@ -321,6 +323,9 @@ impl Store {
             .get("airline")
             .map_err(|e| self.err(e))?
             .map(|v| String::from_utf8_lossy(v.value()).into_owned());
+        if let Some(v) = meta.get("roster").map_err(|e| self.err(e))? {
+            snap.roster = self.decode("roster", v.value())?;
+        }
         for row in tx
             .open_table(TOKENS)
             .map_err(|e| self.err(e))?

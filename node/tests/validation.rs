@@ -128,3 +128,39 @@ fn unsigned_or_foreign_signed_events_are_rejected_when_signatures_are_required()
     );
     assert_eq!(node.clock().get(&a("giro")), 1);
 }
+
+#[test]
+fn a_learned_key_is_kept_across_a_restart_and_a_second_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.redb");
+    let mut cfg = Config::new("rumos");
+    cfg.require_signatures = true;
+    let key = |b: u8| {
+        ed25519_dalek::SigningKey::from_bytes(&[b; 32])
+            .verifying_key()
+            .to_bytes()
+    };
+    let (mut node, _) = Node::open(cfg.clone(), Store::open(&path).unwrap(), T0).unwrap();
+    assert!(!rejected(&node.handle(
+        Input::PeerKey {
+            airline: a("giro"),
+            key: key(2)
+        },
+        T0
+    )));
+    drop(node);
+    let (mut node, _) = Node::open(cfg, Store::open(&path).unwrap(), T0).unwrap();
+    assert_eq!(node.roster().get(&a("giro")), Some(&key(2)));
+    assert!(rejected(&node.handle(
+        Input::PeerKey {
+            airline: a("giro"),
+            key: key(3)
+        },
+        T0
+    )));
+    assert_eq!(
+        node.roster().get(&a("giro")),
+        Some(&key(2)),
+        "first key wins"
+    );
+}
