@@ -418,13 +418,36 @@ impl Node {
 
     /// Where each seat of `flight` is, in seat order, as of `now`.
     pub fn seat_map(&self, flight: &Flight, now: Millis) -> Vec<(String, SeatStatus)> {
+        self.seats_of(flight)
+            .into_iter()
+            .map(|(label, token)| {
+                let status = self.status(&token, now);
+                (label, status)
+            })
+            .collect()
+    }
+
+    /// Every seat of `flight` with its current token, in seat order. One range scan of the
+    /// changed tokens, instead of a lookup per seat: this is on the purchase path.
+    pub fn seats_of(&self, flight: &Flight) -> Vec<(String, Token)> {
+        let start = SeatId {
+            flight: flight.id.clone(),
+            seat: String::new(),
+        };
+        let changed: BTreeMap<&str, &Token> = self
+            .tokens
+            .range(start..)
+            .take_while(|(s, _)| s.flight == flight.id)
+            .map(|(s, t)| (s.seat.as_str(), t))
+            .collect();
         flight
             .seat_labels()
             .map(|label| {
-                let token = self
-                    .token(&flight.seat(&label))
-                    .unwrap_or_else(|| Token::initial(flight.airline.clone()));
-                (label, self.status(&token, now))
+                let token = match changed.get(label.as_str()) {
+                    Some(t) => (*t).clone(),
+                    None => Token::initial(flight.initial_holder(&label).clone()),
+                };
+                (label, token)
             })
             .collect()
     }
@@ -1140,9 +1163,8 @@ impl Node {
     /// The reachable peer holding the most sellable seats of `flight` (ties: name order).
     fn richest_reachable_holder(&self, flight: &Flight, now: Millis) -> Option<AirlineId> {
         let mut per: BTreeMap<AirlineId, u32> = BTreeMap::new();
-        for label in flight.seat_labels() {
-            if let Some(t) = self.token(&flight.seat(&label))
-                && let Some(h) = t.seller_now(now)
+        for (_, t) in self.seats_of(flight) {
+            if let Some(h) = t.seller_now(now)
                 && h != &self.cfg.airline
                 && self.reachable.contains(h)
             {
@@ -1202,9 +1224,8 @@ impl Node {
         }
         let mut moving_here = false;
         let mut elsewhere: Option<(AirlineId, SeatId)> = None;
-        for l in flight.seat_labels() {
+        for (l, token) in self.seats_of(flight) {
             let seat = flight.seat(&l);
-            let token = self.token(&seat).expect("the flight is known");
             #[cfg(feature = "planted-bugs")]
             if self.cfg.planted_bug == Some(PlantedBug::NonHolderSells)
                 && token.seller_now(now).is_some()
@@ -1485,13 +1506,11 @@ impl Node {
             }
             return;
         }
-        let mine: Vec<SeatId> = f
-            .seat_labels()
-            .map(|l| f.seat(&l))
-            .filter(|s| {
-                self.token(s)
-                    .is_some_and(|t| t.seller_now(now) == Some(&me))
-            })
+        let mine: Vec<SeatId> = self
+            .seats_of(&f)
+            .into_iter()
+            .filter(|(_, t)| t.seller_now(now) == Some(&me))
+            .map(|(l, _)| f.seat(&l))
             .collect();
         // The operator gives what is asked; a partner shares at most half of its pool.
         let limit = if f.airline == me {
