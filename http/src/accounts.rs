@@ -1,0 +1,293 @@
+//! Traveler accounts and sessions of one peer, in `accounts.redb` in the data folder.
+//!
+//! Accounts are peer-local: an account `ana` created at rumos is `ana@rumos` on the tickets it
+//! buys, so that a namesake at another peer never sees them. Passwords are stored only as
+//! argon2id hashes (PHC strings). Session tokens are 256 random bits; they expire after
+//! [`SESSION_TTL_MS`] and are deleted at logout.
+//!
+//! Every method blocks (argon2 is deliberately slow, redb fsyncs): call them from
+//! `spawn_blocking`.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use passcom_crdt::Millis;
+use rand::RngCore;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+
+/// How long a session lasts after login: 12 hours.
+pub const SESSION_TTL_MS: i64 = 12 * 3_600_000;
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The name or password does not meet the rules; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// An account with that name exists.
+    #[error("the name {0} is taken; choose another or log in")]
+    Taken(String),
+    /// Unknown name or wrong password (deliberately not told apart).
+    #[error("wrong name or password")]
+    BadCredentials,
+    /// The session token is unknown, logged out or expired.
+    #[error("the session is unknown or expired; log in again")]
+    NoSession,
+    /// The accounts database failed.
+    #[error("accounts database: {0}")]
+    Storage(String),
+}
+
+fn storage(e: impl std::fmt::Display) -> AccountError {
+    AccountError::Storage(e.to_string())
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountRecord {
+    /// argon2id PHC string.
+    password: String,
+    created_at: Millis,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionRecord {
+    name: String,
+    expires: Millis,
+}
+
+/// A logged-in traveler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// The account name as typed at signup (`ana`).
+    pub name: String,
+    /// The network-wide account id written on tickets (`ana@rumos`).
+    pub account: String,
+    /// When the session lapses.
+    pub expires: Millis,
+}
+
+/// The accounts database of one peer. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    db: Arc<Database>,
+    airline: String,
+}
+
+impl Accounts {
+    /// Opens (or creates) `accounts.redb` in `data_dir` for the peer of `airline`.
+    ///
+    /// Errors: the folder cannot be created or the file cannot be opened.
+    pub fn open(data_dir: &Path, airline: &str) -> std::io::Result<Accounts> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("accounts.redb");
+        let db = Database::create(&path)
+            .map_err(|e| std::io::Error::other(format!("cannot open {}: {e}", path.display())))?;
+        let tx = db.begin_write().map_err(std::io::Error::other)?;
+        tx.open_table(ACCOUNTS).map_err(std::io::Error::other)?;
+        tx.open_table(SESSIONS).map_err(std::io::Error::other)?;
+        tx.commit().map_err(std::io::Error::other)?;
+        Ok(Accounts {
+            db: Arc::new(db),
+            airline: airline.to_owned(),
+        })
+    }
+
+    /// The account id written on tickets for account `name`: `name@airline`.
+    pub fn account_id(&self, name: &str) -> String {
+        format!("{name}@{}", self.airline)
+    }
+
+    /// Creates an account.
+    ///
+    /// Rules: the name has 3 to 32 characters among lower-case letters, digits, `.`, `_`,
+    /// `-`; the password 8 to 128 characters. Errors: [`AccountError::Invalid`],
+    /// [`AccountError::Taken`], [`AccountError::Storage`].
+    pub fn create(&self, name: &str, password: &str, now: Millis) -> Result<(), AccountError> {
+        check_name(name)?;
+        let n = password.chars().count();
+        if !(8..=128).contains(&n) {
+            return Err(AccountError::Invalid(
+                "the password must have 8 to 128 characters".into(),
+            ));
+        }
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt).map_err(storage)?;
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(storage)?
+            .to_string();
+        let tx = self.db.begin_write().map_err(storage)?;
+        {
+            let mut t = tx.open_table(ACCOUNTS).map_err(storage)?;
+            if t.get(name).map_err(storage)?.is_some() {
+                return Err(AccountError::Taken(name.to_owned()));
+            }
+            let rec = serde_json::to_vec(&AccountRecord {
+                password: hash,
+                created_at: now,
+            })
+            .map_err(storage)?;
+            t.insert(name, rec.as_slice()).map_err(storage)?;
+        }
+        tx.commit().map_err(storage)
+    }
+
+    /// Checks the password of `name` and opens a session valid until `now + SESSION_TTL_MS`.
+    /// Returns the session token and the session.
+    ///
+    /// Errors: [`AccountError::BadCredentials`], [`AccountError::Storage`].
+    pub fn login(
+        &self,
+        name: &str,
+        password: &str,
+        now: Millis,
+    ) -> Result<(String, Session), AccountError> {
+        let rec = {
+            let tx = self.db.begin_read().map_err(storage)?;
+            let t = tx.open_table(ACCOUNTS).map_err(storage)?;
+            let Some(v) = t.get(name).map_err(storage)? else {
+                // Spend the same effort as a real check so timing does not reveal names.
+                let _ = Argon2::default().hash_password(
+                    password.as_bytes(),
+                    &SaltString::from_b64("AAAAAAAAAAAAAAAAAAAAAA").map_err(storage)?,
+                );
+                return Err(AccountError::BadCredentials);
+            };
+            serde_json::from_slice::<AccountRecord>(v.value()).map_err(storage)?
+        };
+        let parsed = PasswordHash::new(&rec.password).map_err(storage)?;
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .map_err(|_| AccountError::BadCredentials)?;
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let session = Session {
+            name: name.to_owned(),
+            account: self.account_id(name),
+            expires: now + SESSION_TTL_MS,
+        };
+        let tx = self.db.begin_write().map_err(storage)?;
+        {
+            let mut t = tx.open_table(SESSIONS).map_err(storage)?;
+            let rec = serde_json::to_vec(&SessionRecord {
+                name: name.to_owned(),
+                expires: session.expires,
+            })
+            .map_err(storage)?;
+            t.insert(token.as_str(), rec.as_slice()).map_err(storage)?;
+            // Sweep lapsed sessions here, where a write happens anyway, so the table stays small.
+            let lapsed: Vec<String> = t
+                .iter()
+                .map_err(storage)?
+                .filter_map(|e| e.ok())
+                .filter(|(_, v)| {
+                    serde_json::from_slice::<SessionRecord>(v.value())
+                        .is_ok_and(|s| s.expires <= now)
+                })
+                .map(|(k, _)| k.value().to_owned())
+                .collect();
+            for k in lapsed {
+                t.remove(k.as_str()).map_err(storage)?;
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok((token, session))
+    }
+
+    /// The live session of `token` at `now`.
+    ///
+    /// Errors: [`AccountError::NoSession`] when unknown or expired.
+    pub fn session(&self, token: &str, now: Millis) -> Result<Session, AccountError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let t = tx.open_table(SESSIONS).map_err(storage)?;
+        let Some(v) = t.get(token).map_err(storage)? else {
+            return Err(AccountError::NoSession);
+        };
+        let rec: SessionRecord = serde_json::from_slice(v.value()).map_err(storage)?;
+        if rec.expires <= now {
+            return Err(AccountError::NoSession);
+        }
+        Ok(Session {
+            account: self.account_id(&rec.name),
+            name: rec.name,
+            expires: rec.expires,
+        })
+    }
+
+    /// Ends the session of `token` (logout). Ending an unknown session is not an error.
+    pub fn logout(&self, token: &str) -> Result<(), AccountError> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        {
+            let mut t = tx.open_table(SESSIONS).map_err(storage)?;
+            t.remove(token).map_err(storage)?;
+        }
+        tx.commit().map_err(storage)
+    }
+}
+
+fn check_name(name: &str) -> Result<(), AccountError> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !(3..=32).contains(&name.len()) || !ok_chars {
+        return Err(AccountError::Invalid(
+            "the name must have 3 to 32 characters among a-z, 0-9, '.', '_' and '-'".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signup_login_expiry_logout() {
+        let dir = tempfile::tempdir().unwrap();
+        let acc = Accounts::open(dir.path(), "rumos").unwrap();
+        acc.create("ana", "correct horse", 0).unwrap();
+        assert!(matches!(
+            acc.create("ana", "another one", 0),
+            Err(AccountError::Taken(_))
+        ));
+        assert!(matches!(
+            acc.create("A", "correct horse", 0),
+            Err(AccountError::Invalid(_))
+        ));
+        assert!(matches!(
+            acc.create("bia", "short", 0),
+            Err(AccountError::Invalid(_))
+        ));
+        assert!(matches!(
+            acc.login("ana", "wrong password", 0),
+            Err(AccountError::BadCredentials)
+        ));
+        assert!(matches!(
+            acc.login("nobody", "correct horse", 0),
+            Err(AccountError::BadCredentials)
+        ));
+        let (token, s) = acc.login("ana", "correct horse", 1_000).unwrap();
+        assert_eq!(s.account, "ana@rumos");
+        assert_eq!(acc.session(&token, 2_000).unwrap().name, "ana");
+        assert!(matches!(
+            acc.session(&token, 1_000 + SESSION_TTL_MS),
+            Err(AccountError::NoSession)
+        ));
+        acc.logout(&token).unwrap();
+        assert!(matches!(
+            acc.session(&token, 2_000),
+            Err(AccountError::NoSession)
+        ));
+        drop(acc);
+        // Accounts survive a restart.
+        let acc = Accounts::open(dir.path(), "rumos").unwrap();
+        assert!(acc.login("ana", "correct horse", 3_000).is_ok());
+    }
+}

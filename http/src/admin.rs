@@ -1,0 +1,604 @@
+//! The operator API: status, catalog edits, partitions and the live event stream, behind the
+//! operator token created in the data folder at first start.
+
+use crate::Shared;
+use crate::api::SeatsDto;
+use crate::backend::read;
+use crate::dates::{format_instant, parse_instant};
+use crate::problem::{ApiError, ApiJson, ApiJsonOrEmpty, ApiQuery, Problem};
+use axum::extract::{FromRequestParts, State};
+use axum::http::{header, request::Parts};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::stream::Stream;
+use passcom_crdt::{AirlineId, EscrowShare, Flight, FlightId, Millis};
+use passcom_node::{Operation, Reply, Request};
+use rand::TryRngCore;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
+
+/// File name of the operator token in the data folder.
+pub const TOKEN_FILE: &str = "operator.token";
+
+/// Reads the operator token from `data_dir`, creating it (256 random bits, hex, mode 0600)
+/// at first start.
+///
+/// Errors: the folder or the file cannot be read or written.
+pub fn load_or_create_token(data_dir: &Path) -> std::io::Result<String> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", path.display()),
+            ));
+        }
+    }
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut raw)
+        .map_err(std::io::Error::other)?;
+    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    let mut f = opts.open(&path).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+    })?;
+    f.write_all(format!("{token}\n").as_bytes())?;
+    f.sync_all()?;
+    Ok(token)
+}
+
+/// Proof that the request carries the operator token (`Authorization: Bearer <token>`).
+pub struct Operator;
+
+/// Compares in time independent of where the strings differ, so the token cannot be guessed
+/// byte by byte from response times.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl FromRequestParts<Shared> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, ApiError> {
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match given {
+            None => Err(ApiError::unauthorized(format!(
+                "send the operator token as 'Authorization: Bearer <token>'; it is in {TOKEN_FILE} in the peer's data folder"
+            ))),
+            Some(t) if same(t, &s.operator_token) => Ok(Operator),
+            Some(_) => Err(ApiError::forbidden(format!(
+                "wrong operator token; use the one in {TOKEN_FILE} in the peer's data folder"
+            ))),
+        }
+    }
+}
+
+/// A peer this one is connected to.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ConnectedDto {
+    /// Its airline, once identified.
+    pub airline: Option<String>,
+    /// Its libp2p peer id.
+    pub peer_id: String,
+}
+
+/// Seats of one flight by where they are: the escrow pool as this peer sees it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PoolDto {
+    /// Flight id.
+    pub flight: String,
+    /// Operating airline.
+    pub airline: String,
+    /// Departure airport.
+    pub origin: String,
+    /// Arrival airport.
+    pub destination: String,
+    /// Departure, `YYYY-MM-DDTHH:MMZ`.
+    pub departure_utc: String,
+    /// Seats by where they are.
+    pub seats: SeatsDto,
+}
+
+/// A hand-over granted and not yet taken by its receiver.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct HandoverDto {
+    /// Flight id.
+    pub flight: String,
+    /// Seat label.
+    pub seat: String,
+    /// The receiving airline.
+    pub to: String,
+    /// When it was granted, ms since the epoch.
+    pub since: Millis,
+}
+
+/// The peer's state for operators.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct StatusDto {
+    /// This peer's airline.
+    pub airline: String,
+    /// Its libp2p peer id.
+    pub peer_id: String,
+    /// Addresses it listens on.
+    pub listen: Vec<String>,
+    /// Connected peers.
+    pub connected: Vec<ConnectedDto>,
+    /// Airlines it is cut off from by `partition`.
+    pub partitioned: Vec<String>,
+    /// Whether `partition` with no list cut it off from everyone.
+    pub cut_off_from_all: bool,
+    /// The vector clock: highest event applied per origin.
+    pub clock: BTreeMap<String, u64>,
+    /// Escrow pools of upcoming flights (the first `flights` by departure).
+    pub pools: Vec<PoolDto>,
+    /// Pending hand-overs (outbox).
+    pub handovers: Vec<HandoverDto>,
+    /// Open carts.
+    pub holds: usize,
+    /// Purchases waiting for seats.
+    pub pending_purchases: usize,
+    /// Tickets known, from every seller.
+    pub tickets_known: usize,
+}
+
+/// Options of `GET /admin/status`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusParams {
+    /// How many upcoming flights' pools to list (default 50, at most 1000).
+    pub flights: Option<usize>,
+    /// Only flights of this airline.
+    pub airline: Option<String>,
+}
+
+/// Every ticket this peer knows, sold by any airline, in id order: what an operator (or the
+/// compose chaos test) compares across peers to check that no ticket was lost.
+#[utoipa::path(get, path = "/admin/tickets", tag = "admin", security(("operator" = [])),
+    responses(
+        (status = 200, description = "Every ticket known here", body = [crate::api::TicketDto]),
+        (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn tickets(
+    State(s): State<Shared>,
+    _op: Operator,
+) -> axum::Json<Vec<crate::api::TicketDto>> {
+    axum::Json(read(&*s.backend, |n| {
+        n.tickets()
+            .values()
+            .map(|t| crate::api::ticket_dto(t, |f| n.catalog().flight(f).cloned()))
+            .collect()
+    }))
+}
+
+/// The peer's status: network, vector clock, escrow pools, pending hand-overs.
+#[utoipa::path(get, path = "/admin/status", tag = "admin", security(("operator" = [])), params(StatusParams),
+    responses(
+        (status = 200, description = "Status", body = StatusDto),
+        (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn status(
+    State(s): State<Shared>,
+    _op: Operator,
+    ApiQuery(p): ApiQuery<StatusParams>,
+) -> Result<axum::Json<StatusDto>, ApiError> {
+    let limit = p.flights.unwrap_or(50);
+    if limit > 1000 {
+        return Err(ApiError::unprocessable("flights must be at most 1000"));
+    }
+    let net = s.backend.status();
+    let now = s.backend.now();
+    let (pools, handovers, holds, pending, tickets_known) = read(&*s.backend, |n| {
+        let mut upcoming: Vec<&Flight> = n
+            .catalog()
+            .flights()
+            .filter(|f| !f.cancelled && f.departure > now)
+            .filter(|f| p.airline.as_deref().is_none_or(|a| f.airline.as_str() == a))
+            .collect();
+        upcoming.sort_by(|a, b| a.departure.cmp(&b.departure).then_with(|| a.id.cmp(&b.id)));
+        let pools: Vec<PoolDto> = upcoming
+            .into_iter()
+            .take(limit)
+            .map(|f| PoolDto {
+                flight: f.id.to_string(),
+                airline: f.airline.to_string(),
+                origin: f.origin.clone(),
+                destination: f.destination.clone(),
+                departure_utc: format_instant(f.departure),
+                seats: SeatsDto {
+                    capacity: f.capacity(),
+                    ..seats_dto(&n.seat_counts(f, now))
+                },
+            })
+            .collect();
+        let handovers: Vec<HandoverDto> = n
+            .outbox()
+            .iter()
+            .map(|(seat, e)| HandoverDto {
+                flight: seat.flight.to_string(),
+                seat: seat.seat.clone(),
+                to: e.to.to_string(),
+                since: e.since,
+            })
+            .collect();
+        let pending = n
+            .operations()
+            .values()
+            .filter(|o| matches!(o, Operation::Pending { .. }))
+            .count();
+        (
+            pools,
+            handovers,
+            n.holds().len(),
+            pending,
+            n.tickets().len(),
+        )
+    });
+    Ok(axum::Json(StatusDto {
+        airline: net.airline.to_string(),
+        peer_id: net.peer_id,
+        listen: net.listen,
+        connected: net
+            .connected
+            .into_iter()
+            .map(|c| ConnectedDto {
+                airline: c.airline.map(|a| a.to_string()),
+                peer_id: c.peer_id,
+            })
+            .collect(),
+        partitioned: net.partitioned.into_iter().map(|a| a.to_string()).collect(),
+        cut_off_from_all: net.cut_off_from_all,
+        clock: net
+            .clock
+            .0
+            .into_iter()
+            .map(|(a, v)| (a.to_string(), v))
+            .collect(),
+        pools,
+        handovers,
+        holds,
+        pending_purchases: pending,
+        tickets_known,
+    }))
+}
+
+fn seats_dto(c: &passcom_node::SeatCounts) -> SeatsDto {
+    SeatsDto {
+        here: c.here,
+        partners: c.partners,
+        moving: c.moving,
+        held: c.held,
+        sold: c.sold,
+        capacity: 0,
+    }
+}
+
+/// One flight to add or change. The airline is this peer's own.
+#[derive(Deserialize, ToSchema)]
+pub struct FlightBody {
+    /// Unique id, starting with the airline's code (`RU9000-2026-12-24`).
+    pub id: String,
+    /// Departure airport (IATA).
+    pub origin: String,
+    /// Arrival airport (IATA).
+    pub destination: String,
+    /// Departure: `YYYY-MM-DDTHH:MM` UTC, or ms since the epoch as a string.
+    pub departure: String,
+    /// Arrival, same format.
+    pub arrival: String,
+    /// Seat rows (1 to 200).
+    pub rows: u32,
+    /// Seat letters of each row (`ABCDEF`).
+    pub letters: String,
+    /// Fare of one seat, cents.
+    pub fare_cents: u64,
+    /// Cancels the flight and its tickets.
+    #[serde(default)]
+    pub cancelled: bool,
+    /// Seats handed to partners at creation: `{"airline": "giro", "seats": 18}`.
+    #[serde(default)]
+    pub escrow: Vec<EscrowBody>,
+}
+
+/// Seats of a new flight handed to one partner.
+#[derive(Deserialize, ToSchema)]
+pub struct EscrowBody {
+    /// The partner airline.
+    pub airline: String,
+    /// How many seats.
+    pub seats: u32,
+}
+
+/// Flights to add or change.
+#[derive(Deserialize, ToSchema)]
+pub struct FlightsBody {
+    /// The flights (1 to 500).
+    pub flights: Vec<FlightBody>,
+}
+
+/// What a catalog edit did.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct FlightsDto {
+    /// How many flights were written.
+    pub written: usize,
+    /// Their ids.
+    pub ids: Vec<String>,
+}
+
+/// Adds or changes this airline's own flights (the change replicates to every peer).
+#[utoipa::path(post, path = "/admin/flights", tag = "admin", security(("operator" = [])), request_body = FlightsBody,
+    responses(
+        (status = 200, description = "Written", body = FlightsDto),
+        (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid flight (unknown airport, past date, another airline's flight…)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn put_flights(
+    State(s): State<Shared>,
+    _op: Operator,
+    ApiJson(b): ApiJson<FlightsBody>,
+) -> Result<axum::Json<FlightsDto>, ApiError> {
+    if b.flights.is_empty() || b.flights.len() > 500 {
+        return Err(ApiError::unprocessable("send 1 to 500 flights"));
+    }
+    let now = s.backend.now();
+    let me = AirlineId::new(s.airline.clone());
+    let mut flights = Vec::new();
+    for fb in b.flights {
+        let id = fb.id.trim().to_owned();
+        let at = |what: &str, v: &str| {
+            parse_instant(v)
+                .map_err(|e| ApiError::unprocessable(format!("flight {id}: {what}: {e}")))
+        };
+        let departure = at("departure", &fb.departure)?;
+        let arrival = at("arrival", &fb.arrival)?;
+        let (origin, destination) = (
+            fb.origin.trim().to_ascii_uppercase(),
+            fb.destination.trim().to_ascii_uppercase(),
+        );
+        for code in [&origin, &destination] {
+            if !read(&*s.backend, |n| n.catalog().airport(code).is_some()) {
+                return Err(ApiError::unprocessable(format!(
+                    "flight {id}: airport {code} is not in the catalog; see GET /api/airports"
+                )));
+            }
+        }
+        let existing = read(&*s.backend, |n| {
+            n.catalog().flight(&FlightId::new(id.clone())).cloned()
+        });
+        if departure <= now && existing.as_ref().is_none_or(|f| f.departure != departure) {
+            return Err(ApiError::unprocessable(format!(
+                "flight {id}: departure {} is in the past",
+                format_instant(departure)
+            )));
+        }
+        let flight = Flight {
+            id: FlightId::new(id.clone()),
+            airline: me.clone(),
+            origin,
+            destination,
+            departure,
+            arrival,
+            rows: fb.rows,
+            letters: fb.letters.trim().to_owned(),
+            fare_cents: fb.fare_cents,
+            cancelled: fb.cancelled,
+            // The escrow of an existing flight is fixed at creation: keep it when not given.
+            escrow: if fb.escrow.is_empty() {
+                existing.map(|f| f.escrow).unwrap_or_default()
+            } else {
+                fb.escrow
+                    .into_iter()
+                    .map(|e| EscrowShare {
+                        airline: AirlineId::new(e.airline),
+                        seats: e.seats,
+                    })
+                    .collect()
+            },
+        };
+        flight
+            .validate()
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        flights.push(flight);
+    }
+    let ids = flights.iter().map(|f| f.id.to_string()).collect::<Vec<_>>();
+    match s.submit(Request::PutFlights(flights)).await? {
+        Reply::Done => Ok(axum::Json(FlightsDto {
+            written: ids.len(),
+            ids,
+        })),
+        Reply::Refused(r) => Err(ApiError::from_refusal(&r)),
+        other => Err(ApiError::internal(format!(
+            "unexpected reply to a catalog edit: {other:?}"
+        ))),
+    }
+}
+
+/// Airlines to partition from or heal with.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct PeersBody {
+    /// Airline names; empty means every peer.
+    #[serde(default)]
+    pub peers: Vec<String>,
+}
+
+fn peer_list(s: &Shared, body: PeersBody) -> Result<Vec<AirlineId>, ApiError> {
+    let peers = body.peers;
+    let mut out = Vec::new();
+    for p in peers {
+        let p = p.trim().to_owned();
+        let ok = !p.is_empty()
+            && p.len() <= 64
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !ok {
+            return Err(ApiError::unprocessable(format!(
+                "{p:?} is not an airline name (a-z, 0-9, - and _)"
+            )));
+        }
+        if p == s.airline {
+            return Err(ApiError::unprocessable(format!(
+                "{p} is this peer itself; name other airlines"
+            )));
+        }
+        out.push(AirlineId::new(p));
+    }
+    Ok(out)
+}
+
+/// Cuts this peer off from the named airlines (all when the list is empty or absent).
+#[utoipa::path(post, path = "/admin/partition", tag = "admin", security(("operator" = [])), request_body = PeersBody,
+    responses(
+        (status = 200, description = "Cut off; the new status", body = StatusDto),
+        (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad airline name", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn partition(
+    State(s): State<Shared>,
+    op: Operator,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<PeersBody>,
+) -> Result<axum::Json<StatusDto>, ApiError> {
+    let peers = peer_list(&s, body)?;
+    s.backend
+        .partition(peers.clone())
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string(), 1))?;
+    // Connections close asynchronously: wait a little (bounded) so the status answered shows
+    // the cut, rather than peers that are about to drop.
+    for _ in 0..40 {
+        let st = s.backend.status();
+        let still = st.connected.iter().any(|c| {
+            c.airline
+                .as_ref()
+                .is_some_and(|a| peers.is_empty() || peers.contains(a))
+        });
+        if !still {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    status(
+        State(s),
+        op,
+        ApiQuery(StatusParams {
+            flights: Some(0),
+            airline: None,
+        }),
+    )
+    .await
+}
+
+/// Undoes a partition with the named airlines (all when the list is empty or absent).
+#[utoipa::path(post, path = "/admin/heal", tag = "admin", security(("operator" = [])), request_body = PeersBody,
+    responses(
+        (status = 200, description = "Healed; the new status", body = StatusDto),
+        (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad airline name", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn heal(
+    State(s): State<Shared>,
+    op: Operator,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<PeersBody>,
+) -> Result<axum::Json<StatusDto>, ApiError> {
+    let peers = peer_list(&s, body)?;
+    s.backend
+        .heal(peers)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string(), 1))?;
+    status(
+        State(s),
+        op,
+        ApiQuery(StatusParams {
+            flights: Some(0),
+            airline: None,
+        }),
+    )
+    .await
+}
+
+/// The live event stream (Server-Sent Events): each event's `event:` is its kind
+/// (`event`, `message`, `connected`, `disconnected`, `rejected`, …) and its data the details
+/// as JSON. A slow reader that misses events gets a `lagged` event saying how many.
+#[utoipa::path(get, path = "/admin/events", tag = "admin", security(("operator" = [])),
+    responses(
+        (status = 200, description = "Event stream", content_type = "text/event-stream", body = String),
+        (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn events(
+    State(s): State<Shared>,
+    _op: Operator,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = s.backend.events();
+    let hello = Event::default()
+        .event("hello")
+        .data(format!("{{\"airline\":\"{}\"}}", s.airline));
+    let first = futures::stream::once(async move { Ok(hello) });
+    let rest = futures::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(ev) => {
+                let data = serde_json::to_string(&ev.detail).unwrap_or_else(|_| "null".into());
+                Event::default().event(ev.kind).data(data)
+            }
+            // A slow reader is told how much it missed rather than silently skipped ahead.
+            Err(RecvError::Lagged(n)) => Event::default()
+                .event("lagged")
+                .data(format!("{{\"missed\":{n}}}")),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), rx))
+    });
+    Sse::new(futures::StreamExt::chain(first, rest))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_created_once_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_token(dir.path()).unwrap();
+        assert_eq!(a.len(), 64);
+        assert_eq!(load_or_create_token(dir.path()).unwrap(), a);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(TOKEN_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+}

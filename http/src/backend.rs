@@ -1,0 +1,69 @@
+//! What the API needs of a running peer, as a trait so that the handlers can be exercised
+//! against any driver of the real [`Node`] state machine.
+//!
+//! Production uses [`PeerHandle`] (libp2p). Tests may drive a [`Node`] in-process instead;
+//! both answer requests through the same state machine, so the API logic is the same.
+
+use futures::future::BoxFuture;
+use passcom_crdt::{AirlineId, Millis};
+use passcom_net::{LiveEvent, NetError, PeerHandle, PeerStatus};
+use passcom_node::{Node, Reply, Request};
+use tokio::sync::broadcast;
+
+/// A running airline peer as seen by the HTTP API.
+///
+/// Object-safe on purpose: the router holds an `Arc<dyn Backend>`, so handlers are plain
+/// functions that the OpenAPI generator can describe.
+pub trait Backend: Send + Sync + 'static {
+    /// Submits a user request and waits for its reply. Implementations bound the wait; the
+    /// API adds its own bound on top (see [`crate::ApiConfig::request_timeout`]).
+    fn request(&self, req: Request) -> BoxFuture<'_, Reply>;
+    /// Calls `f` with the node's state (read-only, short: the node is locked meanwhile).
+    fn with_node(&self, f: &mut dyn FnMut(&Node));
+    /// The peer's current time, ms since the Unix epoch.
+    fn now(&self) -> Millis;
+    /// Network status: peer id, connections, partitions, vector clock.
+    fn status(&self) -> PeerStatus;
+    /// Cuts the peer off from `peers` (all others when empty).
+    fn partition(&self, peers: Vec<AirlineId>) -> BoxFuture<'_, Result<(), NetError>>;
+    /// Undoes [`Backend::partition`] for `peers` (all when empty).
+    fn heal(&self, peers: Vec<AirlineId>) -> BoxFuture<'_, Result<(), NetError>>;
+    /// A receiver of the live event stream.
+    fn events(&self) -> broadcast::Receiver<LiveEvent>;
+}
+
+/// Reads the node through `backend` and returns what `f` computed.
+pub fn read<R>(backend: &dyn Backend, f: impl FnOnce(&Node) -> R) -> R {
+    let mut f = Some(f);
+    let mut out = None;
+    backend.with_node(&mut |node| {
+        if let Some(f) = f.take() {
+            out = Some(f(node));
+        }
+    });
+    out.expect("Backend::with_node must call its closure exactly once")
+}
+
+impl Backend for PeerHandle {
+    fn request(&self, req: Request) -> BoxFuture<'_, Reply> {
+        Box::pin(PeerHandle::request(self, req))
+    }
+    fn with_node(&self, f: &mut dyn FnMut(&Node)) {
+        PeerHandle::read(self, |node| f(node))
+    }
+    fn now(&self) -> Millis {
+        PeerHandle::now(self)
+    }
+    fn status(&self) -> PeerStatus {
+        PeerHandle::status(self)
+    }
+    fn partition(&self, peers: Vec<AirlineId>) -> BoxFuture<'_, Result<(), NetError>> {
+        Box::pin(PeerHandle::partition(self, peers))
+    }
+    fn heal(&self, peers: Vec<AirlineId>) -> BoxFuture<'_, Result<(), NetError>> {
+        Box::pin(PeerHandle::heal(self, peers))
+    }
+    fn events(&self) -> broadcast::Receiver<LiveEvent> {
+        PeerHandle::events(self)
+    }
+}

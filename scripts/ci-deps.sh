@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# System packages the tests need, installed when absent (CI machines start without them).
+set -euo pipefail
+# Chromium and chromedriver for the web page's browser test (http/tests/browser.rs).
+# With CI set, that test fails rather than skips when they are missing.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
+fi
