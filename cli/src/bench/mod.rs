@@ -5,6 +5,7 @@
 //! is the report (BENCHMARKS.md is regenerated from a full run).
 
 mod local;
+mod network;
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -154,6 +155,10 @@ type Runner = fn(Sizes, &std::path::Path) -> Result<Scenario, String>;
 
 fn scenarios() -> Vec<(&'static str, Runner)> {
     vec![
+        ("http_purchase", network::http_purchase),
+        ("partner_purchase", network::partner_purchase),
+        ("three_leg", network::three_leg),
+        ("propagation", network::propagation),
         ("local_purchase", local::purchase_vs_raw_redb),
         ("route_search", local::route_search),
         ("million_tokens", local::million_tokens),
