@@ -145,7 +145,7 @@ class Buyers:
                     self.confirmed[t["id"]] = (peer, [(l["flight"], l["seat"]) for l in t["legs"]])
                 elif outcome and "sold out" in json.dumps(outcome[1]).lower():
                     self.sold_out[peer] += 1
-            time.sleep(0.02)
+            time.sleep(0.12)
 
     def snapshot(self, peer):
         with self.lock:
@@ -218,8 +218,8 @@ def pick_flights():
     status, airports = http(8081, "GET", "/api/airports")
     codes = [a["iata"] for a in airports]
     rng = random.Random(7)
-    for _ in range(300):
-        if all(len(v) >= 2 for v in wanted.values()):
+    for _ in range(600):
+        if all(len(v) >= 5 for v in wanted.values()):
             break
         a, b = rng.sample(codes, 2)
         status, r = http(8081, "GET", f"/api/routes?from={a}&to={b}&date={day}&max_legs=1")
@@ -227,7 +227,7 @@ def pick_flights():
             continue
         for it in r["itineraries"]:
             leg = it["legs"][0]
-            if len(wanted[leg["airline"]]) < 2 and leg["flight"] not in wanted[leg["airline"]]:
+            if len(wanted[leg["airline"]]) < 5 and leg["flight"] not in wanted[leg["airline"]]:
                 wanted[leg["airline"]].append(leg["flight"])
     flights = [f for v in wanted.values() for f in v]
     assert len(flights) >= 3, f"found too few flights: {wanted}"
