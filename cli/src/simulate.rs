@@ -1,12 +1,252 @@
-//! `passcom simulate` (owned by the simulation work).
+//! `passcom simulate`: deterministic partition simulations that hunt for a double sale.
+//!
+//! Parses the options, runs the schedules on every core through `passcom_simulations`, shows
+//! a progress bar on a terminal, and prints a summary (or one JSON object). Any violation
+//! prints its seed, the schedule's parameters and the command that replays it, and makes the
+//! exit code non-zero.
 
+use passcom_simulations::report::{Progress, default_threads};
+use passcom_simulations::{DEFAULT_ESCROW_SHARE, Outcome, SimOptions, Summary, run_many};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 /// Arguments of `passcom simulate`.
-#[derive(clap::Args)]
-pub struct SimulateArgs {}
+#[derive(clap::Args, Debug)]
+pub struct SimulateArgs {
+    /// Number of peers (airlines rumos, giro, boreal, airline4…), 3 to 50.
+    #[arg(long, default_value_t = 3)]
+    peers: usize,
+    /// Number of schedules, with seeds SEED, SEED+1, …
+    #[arg(long, default_value_t = 100)]
+    schedules: u64,
+    /// Steps per schedule before the final heal (a step is a batch handled by one peer, a
+    /// client action or a fault).
+    #[arg(long, default_value_t = 2_000)]
+    steps: u64,
+    /// Seed of the first schedule.
+    #[arg(long, env = "PASSCOM_SEED", default_value_t = 1)]
+    seed: u64,
+    /// Share of every flight each partner holds in escrow from the start (0 = ask the owner).
+    #[arg(long, default_value_t = DEFAULT_ESCROW_SHARE)]
+    escrow_share: f64,
+    /// Also run every seed with escrow share 0 (the "ask the owner" baseline) and compare.
+    #[arg(long)]
+    compare_escrow: bool,
+    /// Plant a node bug (non-holder-sells, merge-keeps-lower); needs a build with
+    /// `--features planted-bugs`.
+    #[arg(long, value_name = "NAME")]
+    planted_bug: Option<String>,
+    /// Print one JSON object instead of the readable summary.
+    #[arg(long)]
+    json: bool,
+    /// Write an SVG chart of availability and convergence per schedule to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+    /// Worker threads (default: every core). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run every schedule even after one fails (default: stop after the lowest failing seed).
+    #[arg(long)]
+    keep_going: bool,
+}
 
-/// Runs simulations.
-pub fn run(_args: SimulateArgs) -> Result<ExitCode, String> {
-    Err("not built yet".into())
+/// Runs the simulations `args` asks for.
+///
+/// Returns success when no schedule broke an invariant, failure otherwise.
+/// Errors: invalid options, an unknown or unavailable planted bug, an unwritable plot file.
+pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
+    if !(3..=50).contains(&args.peers) {
+        return Err(format!("--peers must be 3 to 50, not {}", args.peers));
+    }
+    if !(0.0..=1.0).contains(&args.escrow_share) {
+        return Err(format!(
+            "--escrow-share must be between 0 and 1, not {}",
+            args.escrow_share
+        ));
+    }
+    if args.schedules == 0 || args.steps == 0 {
+        return Err("--schedules and --steps must be at least 1".into());
+    }
+    let mut opts = SimOptions::new(args.peers, args.steps, args.escrow_share);
+    if let Some(name) = &args.planted_bug {
+        plant(&mut opts, name)?;
+    }
+    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    let runs = if args.compare_escrow { 2 } else { 1 };
+    let bar = if args.json || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(args.schedules * runs)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} schedules {msg} [{elapsed_precise}, eta {eta}]",
+        )
+        .expect("valid template"),
+    );
+    let started = Instant::now();
+    let progress = Progress::default();
+    let on_done = |o: &Outcome| {
+        let (_, failed) = progress.record(o);
+        bar.inc(1);
+        if failed > 0 {
+            bar.set_message(format!("({failed} failed)"));
+        }
+    };
+    let stop = !args.keep_going;
+    let main = run_many(&opts, args.seed, args.schedules, threads, stop, &on_done);
+    let baseline = args.compare_escrow.then(|| {
+        let zero = SimOptions {
+            escrow_share: 0.0,
+            ..opts.clone()
+        };
+        (
+            zero.clone(),
+            run_many(&zero, args.seed, args.schedules, threads, stop, &on_done),
+        )
+    });
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    let summary = Summary::of(&main);
+    let base_summary = baseline.as_ref().map(|(_, o)| Summary::of(o));
+    if let Some(path) = &args.plot {
+        let mut series = vec![passcom_simulations::plot::Series {
+            label: format!("escrow {}", opts.escrow_share),
+            outcomes: &main,
+        }];
+        if let Some((_, outcomes)) = &baseline {
+            series.push(passcom_simulations::plot::Series {
+                label: "escrow 0 (ask the owner)".into(),
+                outcomes,
+            });
+        }
+        passcom_simulations::plot::write_svg(path, &series)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let failures: Vec<(&SimOptions, &Outcome)> = main
+        .iter()
+        .map(|o| (&opts, o))
+        .chain(
+            baseline
+                .iter()
+                .flat_map(|(zero, outs)| outs.iter().map(move |o| (zero, o))),
+        )
+        .filter(|(_, o)| o.violation.is_some())
+        .collect();
+
+    if args.json {
+        let mut obj = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
+        let failure = failures.first().map(|(o, out)| failure_json(o, out));
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("peers".into(), args.peers.into());
+            map.insert("steps_per_schedule".into(), args.steps.into());
+            map.insert("first_seed".into(), args.seed.into());
+            map.insert("escrow_share".into(), args.escrow_share.into());
+            map.insert("planted_bug".into(), opts.planted_bug_name().into());
+            map.insert("elapsed_ms".into(), (elapsed.as_millis() as u64).into());
+            map.insert("failure".into(), failure.unwrap_or(serde_json::Value::Null));
+            if let Some(b) = &base_summary {
+                map.insert(
+                    "baseline_escrow_0".into(),
+                    serde_json::to_value(b).map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        println!("{obj}");
+    } else {
+        println!(
+            "passcom simulate: {} peers, {} steps, seeds {}..={}, {} threads, {:.1} s",
+            args.peers,
+            args.steps,
+            args.seed,
+            args.seed + args.schedules - 1,
+            threads,
+            elapsed.as_secs_f64()
+        );
+        print_summary(&format!("escrow share {}", opts.escrow_share), &summary);
+        if let Some(b) = &base_summary {
+            print_summary("escrow share 0 (ask the owner, baseline)", b);
+        }
+        for (o, out) in failures.iter().take(1) {
+            print_failure(o, out);
+        }
+        if let Some(path) = &args.plot {
+            println!("chart written to {}", path.display());
+        }
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(feature = "planted-bugs")]
+fn plant(opts: &mut SimOptions, name: &str) -> Result<(), String> {
+    opts.planted_bug = Some(name.parse()?);
+    Ok(())
+}
+
+#[cfg(not(feature = "planted-bugs"))]
+fn plant(_opts: &mut SimOptions, name: &str) -> Result<(), String> {
+    Err(format!(
+        "--planted-bug {name} needs a build with the planted bugs: cargo run -p passcom --features planted-bugs -- simulate --planted-bug {name}"
+    ))
+}
+
+fn print_summary(title: &str, s: &Summary) {
+    println!("{title}:");
+    println!(
+        "  schedules            {} ({} steps, {} crashes, {} network faults)",
+        s.schedules, s.steps, s.crashes, s.network_faults
+    );
+    println!("  violations           {}", s.violations);
+    println!(
+        "  availability         {:.1} % of {} purchases with a seat somewhere; {:.1} % of {} while partitioned",
+        100.0 * s.availability,
+        s.attempts,
+        100.0 * s.availability_partitioned,
+        s.attempts_partitioned
+    );
+    println!(
+        "  convergence          p50 {} ms, p99 {} ms, max {} ms after the final heal",
+        s.convergence_ms_p50, s.convergence_ms_p99, s.convergence_ms_max
+    );
+    let reasons: Vec<String> = s.refusals.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    println!(
+        "  refusals             {}",
+        if reasons.is_empty() {
+            "none".to_owned()
+        } else {
+            reasons.join(", ")
+        }
+    );
+    println!(
+        "  per ticket           {:.1} messages, {:.0} bytes ({} tickets)",
+        s.messages_per_ticket, s.bytes_per_ticket, s.tickets
+    );
+}
+
+fn print_failure(opts: &SimOptions, o: &Outcome) {
+    let v = o.violation.as_ref().expect("a failure has a violation");
+    println!();
+    println!("VIOLATION in seed {}: {v}", o.seed);
+    println!(
+        "  schedule: {}",
+        serde_json::to_string(&o.schedule).unwrap_or_default()
+    );
+    println!("  replay:   {}", opts.replay_command(o.seed));
+}
+
+fn failure_json(opts: &SimOptions, o: &Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "seed": o.seed,
+        "violation": o.violation,
+        "schedule": o.schedule,
+        "escrow_share": opts.escrow_share,
+        "replay": opts.replay_command(o.seed),
+    })
 }

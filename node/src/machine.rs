@@ -720,6 +720,18 @@ impl Node {
                     },
                 }
             }
+            (Some(PlantedBug::NonHolderSells), Transition::Hold { hold_id, expires })
+                if prev.writer() != &self.cfg.airline =>
+            {
+                Token {
+                    version: prev.version + 1,
+                    state: TokenState::Held {
+                        holder: self.cfg.airline.clone(),
+                        hold_id: hold_id.clone(),
+                        expires: *expires,
+                    },
+                }
+            }
             _ => prev.apply(&self.cfg.airline, t, now)?,
         };
         #[cfg(not(feature = "planted-bugs"))]
@@ -1528,6 +1540,20 @@ impl Node {
         let mut gap = false;
         for ev in events {
             let have = self.clock.get(&ev.origin);
+            // The planted bug: a duplicate or catch-up copy of an applied event is merged again,
+            // and its older token versions win over the newer ones already here.
+            #[cfg(feature = "planted-bugs")]
+            if ev.seq <= have && self.cfg.planted_bug == Some(PlantedBug::MergeKeepsLower) {
+                for u in &ev.tokens {
+                    if self
+                        .tokens
+                        .get(&u.seat)
+                        .is_some_and(|t| t.version > u.next.version)
+                    {
+                        self.install_token(&u.seat, &u.next, now);
+                    }
+                }
+            }
             if ev.seq <= have || self.deferred.contains_key(&(ev.origin.clone(), ev.seq)) {
                 continue;
             }
@@ -1671,14 +1697,6 @@ impl Node {
                 Some(t) => t,
                 None => return Applied::NotYet, // flight not in our catalog yet
             };
-            #[cfg(feature = "planted-bugs")]
-            if self.cfg.planted_bug == Some(PlantedBug::MergeKeepsLower)
-                && local.version > u.next.version
-            {
-                overlay.insert(u.seat.clone(), u.next.clone());
-                updates.push(u.clone());
-                continue;
-            }
             if local.version >= u.next.version {
                 if local.version == u.next.version && local != u.next {
                     return Applied::Rejected(format!(
