@@ -464,6 +464,10 @@ impl AirlineCatalog {
                 escrow: parse_escrow(&self.string(&o, "escrow")),
             })
             .filter(|f| f.airline == self.airline)
+            // A remote document can hold anything its airline signed; a flight no local edit
+            // could have written (no seats, 10^9 rows, escrow beyond the cabin) is not shown,
+            // so nothing downstream meets it (found by the `catalog_apply` fuzz target).
+            .filter(|f| f.validate().is_ok())
             .collect()
     }
 }
@@ -487,6 +491,9 @@ pub struct Catalog {
     docs: BTreeMap<AirlineId, AirlineCatalog>,
     flights: BTreeMap<FlightId, Flight>,
     airports: BTreeMap<String, Airport>,
+    /// Each airline's part of the view, so a change to one document refreshes only its part.
+    flights_of: BTreeMap<AirlineId, Vec<FlightId>>,
+    airports_of: BTreeMap<AirlineId, Vec<Airport>>,
 }
 
 impl Catalog {
@@ -509,21 +516,40 @@ impl Catalog {
 
     /// Installs a loaded document, replacing any previous one, and refreshes the view.
     pub fn insert_doc(&mut self, doc: AirlineCatalog) {
-        self.docs.insert(doc.airline().clone(), doc);
-        self.refresh();
+        let airline = doc.airline().clone();
+        self.docs.insert(airline.clone(), doc);
+        self.refresh(&airline);
     }
 
-    /// Rebuilds the union view from the documents. Airports are merged by IATA code (the
-    /// first airline in name order that lists one wins; all carry the same reference data).
-    pub fn refresh(&mut self) {
-        self.flights.clear();
+    /// Rebuilds `airline`'s part of the union view from its document. Airports are merged by
+    /// IATA code (the first airline in name order that lists one wins; all carry the same
+    /// reference data).
+    pub fn refresh(&mut self, airline: &AirlineId) {
+        for id in self.flights_of.remove(airline).unwrap_or_default() {
+            self.flights.remove(&id);
+        }
+        let Some(doc) = self.docs.get(airline) else {
+            return;
+        };
+        let flights = doc.flights();
+        self.flights_of.insert(
+            airline.clone(),
+            flights.iter().map(|f| f.id.clone()).collect(),
+        );
+        for f in flights {
+            self.flights.insert(f.id.clone(), f);
+        }
+        self.airports_of.insert(airline.clone(), doc.airports());
+        self.rebuild_airports();
+    }
+
+    fn rebuild_airports(&mut self) {
         self.airports.clear();
-        for doc in self.docs.values() {
-            for a in doc.airports() {
-                self.airports.entry(a.iata.clone()).or_insert(a);
-            }
-            for f in doc.flights() {
-                self.flights.insert(f.id.clone(), f);
+        for list in self.airports_of.values() {
+            for a in list {
+                self.airports
+                    .entry(a.iata.clone())
+                    .or_insert_with(|| a.clone());
             }
         }
     }
@@ -535,7 +561,13 @@ impl Catalog {
         flights: &[Flight],
     ) -> Result<Vec<Vec<u8>>, CatalogError> {
         let changes = self.doc_mut(airline).put_flights(flights)?;
-        self.refresh();
+        // The document now holds exactly these values: update the view without re-reading it.
+        let ids = self.flights_of.entry(airline.clone()).or_default();
+        for f in flights {
+            if self.flights.insert(f.id.clone(), f.clone()).is_none() {
+                ids.push(f.id.clone());
+            }
+        }
         Ok(changes)
     }
 
@@ -546,7 +578,14 @@ impl Catalog {
         airports: &[Airport],
     ) -> Result<Vec<Vec<u8>>, CatalogError> {
         let changes = self.doc_mut(airline).put_airports(airports)?;
-        self.refresh();
+        let mine = self.airports_of.entry(airline.clone()).or_default();
+        for a in airports {
+            match mine.iter_mut().find(|m| m.iata == a.iata) {
+                Some(m) => *m = a.clone(),
+                None => mine.push(a.clone()),
+            }
+        }
+        self.rebuild_airports();
         Ok(changes)
     }
 
@@ -557,7 +596,7 @@ impl Catalog {
         changes: &[Vec<u8>],
     ) -> Result<(), CatalogError> {
         self.doc_mut(airline).apply_remote(changes)?;
-        self.refresh();
+        self.refresh(airline);
         Ok(())
     }
 
