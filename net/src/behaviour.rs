@@ -60,6 +60,11 @@ fn score_params(
         topic_weight: 1.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
+        // No credit either: by default time in the mesh (P1, +1 per ms up to +3600) and first
+        // deliveries (P2) outweigh P4 within seconds, and a peer then needs about twenty
+        // rejected messages, not three, to be graylisted (net/tests/rogue.rs checks three).
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
         // P4 is squared: three rejected messages (-10 × 3²) pass the graylist threshold (-80).
         invalid_message_deliveries_weight: -10.0,
         invalid_message_deliveries_decay: 0.99,

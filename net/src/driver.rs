@@ -251,11 +251,13 @@ impl Driver {
             self.waiting.insert(id, tx);
         }
         let inputs = std::mem::take(&mut g.inputs);
-        let outputs = {
+        // The commit inside blocks on the disk: let the runtime move this worker's other
+        // tasks (HTTP connections) elsewhere meanwhile.
+        let outputs = crate::blocking(|| {
             let mut guard = lock(&self.node);
-            let Some(node) = guard.as_mut() else { return };
-            node.handle_batch(inputs, now_ms())
-        };
+            guard.as_mut().map(|node| node.handle_batch(inputs, now_ms()))
+        });
+        let Some(outputs) = outputs else { return };
         self.perform(outputs, &mut g);
     }
 

@@ -208,10 +208,15 @@ impl PeerHandle {
     ///
     /// Panics: after [`PeerHandle::shutdown`], when the node (and its database) is closed.
     pub fn read<R>(&self, f: impl FnOnce(&Node) -> R) -> R {
-        let guard = lock(&self.node);
-        f(guard
-            .as_ref()
-            .expect("the peer has shut down; its node is closed"))
+        // The driver holds the node while it commits (an fsync): waiting for it must not
+        // stall a runtime worker that other connections need, so hand this worker's other
+        // tasks over while we wait.
+        blocking(|| {
+            let guard = lock(&self.node);
+            f(guard
+                .as_ref()
+                .expect("the peer has shut down; its node is closed"))
+        })
     }
 
     /// Whether the peer is still running (not shut down).
@@ -283,6 +288,16 @@ impl PeerHandle {
             .await
             .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
             .map_err(|_| gone())
+    }
+}
+
+/// Runs `f`, which may block, without stalling the other tasks of a multi-threaded runtime.
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
