@@ -1509,26 +1509,44 @@ impl Node {
             return;
         }
         let me = self.cfg.airline.clone();
+        let seats_now = self.seats_of(&f);
+        // A peer may hold only so many unsold seats of a flight: its escrow share, or two
+        // refills. Seats move only to sell them soon, so this costs honest peers nothing, and
+        // it bounds how many seats an identity that merely asks can take out of sale.
+        let share = f
+            .escrow
+            .iter()
+            .filter(|s| &s.airline == from)
+            .map(|s| s.seats)
+            .sum::<u32>();
+        let cap = share.max(2 * self.cfg.refill_batch) as usize;
+        let held = seats_now
+            .iter()
+            .filter(|(_, t)| !matches!(t.state, TokenState::Sold { .. }) && t.writer() == from)
+            .count();
+        let room = cap.saturating_sub(held);
+        if room == 0 {
+            return;
+        }
         let grant = Transition::Grant { to: from.clone() };
         if !seats.is_empty() {
-            for label in seats.iter().take(MAX_LEGS) {
+            for label in seats.iter().take(MAX_LEGS.min(room)) {
                 if f.has_seat(label) {
                     let _ = self.write_token(&f.seat(label), &grant, now);
                 }
             }
             return;
         }
-        let mine: Vec<SeatId> = self
-            .seats_of(&f)
+        let mine: Vec<SeatId> = seats_now
             .into_iter()
             .filter(|(_, t)| t.seller_now(now) == Some(&me))
             .map(|(l, _)| f.seat(&l))
             .collect();
         // The operator gives what is asked; a partner shares at most half of its pool.
         let limit = if f.airline == me {
-            count as usize
+            (count as usize).min(room)
         } else {
-            (count as usize).min(mine.len() / 2)
+            (count as usize).min(mine.len() / 2).min(room)
         };
         // Hand out from the back of the pool so the front seats stay where travelers pick them.
         for seat in mine.iter().rev().take(limit) {

@@ -164,3 +164,46 @@ fn a_learned_key_is_kept_across_a_restart_and_a_second_key_is_refused() {
         "first key wins"
     );
 }
+
+#[test]
+fn a_peer_that_keeps_asking_for_seats_gets_only_a_bounded_pool() {
+    let mut c = Cluster::new(&["rumos"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 30, "ABCDEF")],
+    );
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    for _ in 0..10 {
+        let ask = Message::SeatRequest {
+            flight: FlightId::new("RU1"),
+            seats: vec![],
+            count: 1000,
+        };
+        node.handle(
+            Input::Message {
+                from: a("mallory"),
+                msg: ask,
+            },
+            T0,
+        );
+    }
+    let f = node
+        .catalog()
+        .flight(&FlightId::new("RU1"))
+        .unwrap()
+        .clone();
+    let taken = node
+        .seats_of(&f)
+        .iter()
+        .filter(|(_, t)| t.writer().as_str() == "mallory")
+        .count();
+    assert!(taken > 0, "an honest-looking request is served");
+    assert!(
+        taken <= 2 * Config::new("rumos").refill_batch as usize,
+        "{taken} seats went to mallory"
+    );
+    assert!(
+        node.seat_counts(&f, T0).here >= 150,
+        "the rest stays on sale"
+    );
+}
