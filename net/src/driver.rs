@@ -255,7 +255,9 @@ impl Driver {
         // tasks (HTTP connections) elsewhere meanwhile.
         let outputs = crate::blocking(|| {
             let mut guard = lock(&self.node);
-            guard.as_mut().map(|node| node.handle_batch(inputs, now_ms()))
+            guard
+                .as_mut()
+                .map(|node| node.handle_batch(inputs, now_ms()))
         });
         let Some(outputs) = outputs else { return };
         self.perform(outputs, &mut g);
