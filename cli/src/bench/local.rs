@@ -570,3 +570,34 @@ mod ed25519_dalek_shim {
         pk.to_bytes()
     }
 }
+
+/// The simulator's speed: three-peer schedules of 2,000 steps on every core.
+pub fn simulator(sizes: Sizes, _dir: &Path) -> Result<Scenario, String> {
+    use passcom_simulations::{SimOptions, report::default_threads, report::run_many};
+    let schedules = sizes.pick(100u64, 1_000);
+    let opts = SimOptions::default();
+    let started = Instant::now();
+    let outcomes = run_many(&opts, 1, schedules, default_threads(), false, &|_| {});
+    let secs = started.elapsed().as_secs_f64();
+    let violations = outcomes.iter().filter(|o| o.violation.is_some()).count();
+    if violations > 0 {
+        return Err(format!("{violations} schedules found a violation"));
+    }
+    let per_1000 = secs * 1_000.0 / schedules as f64;
+    Ok(Scenario {
+        description: format!(
+            "{schedules} three-peer schedules of 2,000 steps, seeds from 1, every core"
+        ),
+        measured: Figure {
+            value: Some(secs),
+            unit: Some("s".into()),
+            ..Figure::default()
+        },
+        reference: None,
+        ratio: None,
+        ratio_of: None,
+        target: "1,000 schedules ≤ 60 s".into(),
+        met: Some(per_1000 <= 60.0),
+        notes: format!("{per_1000:.1} s per 1,000 schedules; 0 violations"),
+    })
+}
