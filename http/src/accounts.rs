@@ -2,23 +2,30 @@
 //!
 //! Accounts are peer-local: an account `ana` created at rumos is `ana@rumos` on the tickets it
 //! buys, so that a namesake at another peer never sees them. Passwords are stored only as
-//! argon2id hashes (PHC strings). Session tokens are 256 random bits; they expire after
-//! [`SESSION_TTL_MS`] and are deleted at logout.
+//! argon2id hashes (PHC strings). Session tokens are 256 random bits from the OS; only their
+//! SHA-256 is stored ([`crate::secret::token_hash`]), so the file alone opens no session. They
+//! expire after [`SESSION_TTL_MS`] (or [`Accounts::with_session_ttl`]), are deleted at logout,
+//! and lapsed ones are purged when presented and at every login.
 //!
 //! Every method blocks (argon2 is deliberately slow, redb fsyncs): call them from
 //! `spawn_blocking`.
 
+use crate::secret::{random_token, token_hash};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use passcom_crdt::Millis;
 use rand::RngCore;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
-const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// Sessions by the SHA-256 (hex) of their token.
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("session_hashes");
+/// Sessions by their token in clear, as written before tokens were hashed: dropped at open,
+/// so those sessions end (their travelers log in again) and no clear token stays on disk.
+const LEGACY_SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 
 /// How long a session lasts after login: 12 hours.
 pub const SESSION_TTL_MS: i64 = 12 * 3_600_000;
@@ -76,6 +83,7 @@ pub struct Session {
 pub struct Accounts {
     db: Arc<Database>,
     airline: String,
+    session_ttl_ms: i64,
 }
 
 impl Accounts {
@@ -90,11 +98,26 @@ impl Accounts {
         let tx = db.begin_write().map_err(std::io::Error::other)?;
         tx.open_table(ACCOUNTS).map_err(std::io::Error::other)?;
         tx.open_table(SESSIONS).map_err(std::io::Error::other)?;
+        tx.delete_table(LEGACY_SESSIONS)
+            .map_err(std::io::Error::other)?;
         tx.commit().map_err(std::io::Error::other)?;
         Ok(Accounts {
             db: Arc::new(db),
             airline: airline.to_owned(),
+            session_ttl_ms: SESSION_TTL_MS,
         })
+    }
+
+    /// The same database with sessions lasting `ttl_ms` after login instead of
+    /// [`SESSION_TTL_MS`] (tests use short ones to see sessions lapse).
+    pub fn with_session_ttl(mut self, ttl_ms: i64) -> Accounts {
+        self.session_ttl_ms = ttl_ms.max(1);
+        self
+    }
+
+    /// How long a session lasts after login, ms.
+    pub fn session_ttl_ms(&self) -> i64 {
+        self.session_ttl_ms
     }
 
     /// The account id written on tickets for account `name`: `name@airline`.
@@ -138,7 +161,7 @@ impl Accounts {
         tx.commit().map_err(storage)
     }
 
-    /// Checks the password of `name` and opens a session valid until `now + SESSION_TTL_MS`.
+    /// Checks the password of `name` and opens a session valid for the session lifetime.
     /// Returns the session token and the session.
     ///
     /// Errors: [`AccountError::BadCredentials`], [`AccountError::Storage`].
@@ -165,13 +188,11 @@ impl Accounts {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .map_err(|_| AccountError::BadCredentials)?;
-        let mut raw = [0u8; 32];
-        rand::rng().fill_bytes(&mut raw);
-        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let token = random_token().map_err(storage)?;
         let session = Session {
             name: name.to_owned(),
             account: self.account_id(name),
-            expires: now + SESSION_TTL_MS,
+            expires: now + self.session_ttl_ms,
         };
         let tx = self.db.begin_write().map_err(storage)?;
         {
@@ -181,37 +202,51 @@ impl Accounts {
                 expires: session.expires,
             })
             .map_err(storage)?;
-            t.insert(token.as_str(), rec.as_slice()).map_err(storage)?;
+            t.insert(token_hash(&token).as_str(), rec.as_slice())
+                .map_err(storage)?;
             // Sweep lapsed sessions here, where a write happens anyway, so the table stays small.
-            let lapsed: Vec<String> = t
-                .iter()
-                .map_err(storage)?
-                .filter_map(|e| e.ok())
-                .filter(|(_, v)| {
-                    serde_json::from_slice::<SessionRecord>(v.value())
-                        .is_ok_and(|s| s.expires <= now)
-                })
-                .map(|(k, _)| k.value().to_owned())
-                .collect();
-            for k in lapsed {
-                t.remove(k.as_str()).map_err(storage)?;
-            }
+            sweep(&mut t, now)?;
         }
         tx.commit().map_err(storage)?;
         Ok((token, session))
     }
 
-    /// The live session of `token` at `now`.
+    /// Deletes every session lapsed at `now`; returns how many.
+    pub fn purge_expired(&self, now: Millis) -> Result<usize, AccountError> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let n = {
+            let mut t = tx.open_table(SESSIONS).map_err(storage)?;
+            sweep(&mut t, now)?
+        };
+        tx.commit().map_err(storage)?;
+        Ok(n)
+    }
+
+    /// How many sessions are stored, lapsed or not (for tests and operators).
+    pub fn stored_sessions(&self) -> Result<u64, AccountError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let t = tx.open_table(SESSIONS).map_err(storage)?;
+        t.len().map_err(storage)
+    }
+
+    /// The live session of `token` at `now`. A lapsed session is deleted on the way.
+    ///
+    /// The lookup is by the token's SHA-256, so its timing can at most reveal something about
+    /// a hash whose preimage is 256 random bits: no constant-time compare is needed here.
     ///
     /// Errors: [`AccountError::NoSession`] when unknown or expired.
     pub fn session(&self, token: &str, now: Millis) -> Result<Session, AccountError> {
-        let tx = self.db.begin_read().map_err(storage)?;
-        let t = tx.open_table(SESSIONS).map_err(storage)?;
-        let Some(v) = t.get(token).map_err(storage)? else {
-            return Err(AccountError::NoSession);
+        let key = token_hash(token);
+        let rec: SessionRecord = {
+            let tx = self.db.begin_read().map_err(storage)?;
+            let t = tx.open_table(SESSIONS).map_err(storage)?;
+            let Some(v) = t.get(key.as_str()).map_err(storage)? else {
+                return Err(AccountError::NoSession);
+            };
+            serde_json::from_slice(v.value()).map_err(storage)?
         };
-        let rec: SessionRecord = serde_json::from_slice(v.value()).map_err(storage)?;
         if rec.expires <= now {
+            self.remove_session(&key)?;
             return Err(AccountError::NoSession);
         }
         Ok(Session {
@@ -223,13 +258,34 @@ impl Accounts {
 
     /// Ends the session of `token` (logout). Ending an unknown session is not an error.
     pub fn logout(&self, token: &str) -> Result<(), AccountError> {
+        self.remove_session(&token_hash(token))
+    }
+
+    fn remove_session(&self, key: &str) -> Result<(), AccountError> {
         let tx = self.db.begin_write().map_err(storage)?;
         {
             let mut t = tx.open_table(SESSIONS).map_err(storage)?;
-            t.remove(token).map_err(storage)?;
+            t.remove(key).map_err(storage)?;
         }
         tx.commit().map_err(storage)
     }
+}
+
+/// Deletes the sessions of `t` lapsed at `now` (and unreadable ones); returns how many.
+fn sweep(t: &mut redb::Table<&str, &[u8]>, now: Millis) -> Result<usize, AccountError> {
+    let lapsed: Vec<String> = t
+        .iter()
+        .map_err(storage)?
+        .filter_map(|e| e.ok())
+        .filter(|(_, v)| {
+            serde_json::from_slice::<SessionRecord>(v.value()).map_or(true, |s| s.expires <= now)
+        })
+        .map(|(k, _)| k.value().to_owned())
+        .collect();
+    for k in &lapsed {
+        t.remove(k.as_str()).map_err(storage)?;
+    }
+    Ok(lapsed.len())
 }
 
 fn check_name(name: &str) -> Result<(), AccountError> {
@@ -280,14 +336,44 @@ mod tests {
             acc.session(&token, 1_000 + SESSION_TTL_MS),
             Err(AccountError::NoSession)
         ));
+        // The lapsed session was purged when presented.
+        assert_eq!(acc.stored_sessions().unwrap(), 0);
+        let (token, _) = acc.login("ana", "correct horse", 1_000).unwrap();
+        let (other, _) = acc.login("ana", "correct horse", 1_000).unwrap();
+        assert_eq!(acc.stored_sessions().unwrap(), 2);
         acc.logout(&token).unwrap();
         assert!(matches!(
             acc.session(&token, 2_000),
             Err(AccountError::NoSession)
         ));
+        assert_eq!(acc.purge_expired(1_000 + SESSION_TTL_MS).unwrap(), 1);
+        assert!(acc.session(&other, 2_000).is_err());
+        // Tokens are stored only hashed.
+        let (token, _) = acc.login("ana", "correct horse", 3_000).unwrap();
         drop(acc);
+        let raw = std::fs::read(dir.path().join("accounts.redb")).unwrap();
+        assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
         // Accounts survive a restart.
         let acc = Accounts::open(dir.path(), "rumos").unwrap();
         assert!(acc.login("ana", "correct horse", 3_000).is_ok());
+        assert_eq!(acc.session(&token, 4_000).unwrap().name, "ana");
+    }
+
+    #[test]
+    fn clear_tokens_of_older_versions_are_dropped_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join("accounts.redb")).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(LEGACY_SESSIONS)
+                .unwrap()
+                .insert("a-clear-token", b"{}".as_slice())
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let acc = Accounts::open(dir.path(), "rumos").unwrap();
+        let tx = acc.db.begin_read().unwrap();
+        assert!(tx.open_table(LEGACY_SESSIONS).is_err());
+        assert!(acc.session("a-clear-token", 0).is_err());
     }
 }

@@ -7,7 +7,7 @@ use crate::backend::read;
 use crate::dates::{format_date, format_instant, parse_date};
 use crate::problem::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::{AppState, Shared};
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use passcom_crdt::{Flight, FlightId, Millis, TicketId};
@@ -18,7 +18,9 @@ use passcom_node::{
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 /// Name of the session cookie set at login.
@@ -65,16 +67,22 @@ pub struct AirportDto {
 #[into_params(parameter_in = Query)]
 pub struct RoutesParams {
     /// IATA code of the departure airport (`SSA`).
+    #[param(pattern = "^[A-Za-z]{3}$")]
     pub from: String,
     /// IATA code of the arrival airport (`MAO`).
+    #[param(pattern = "^[A-Za-z]{3}$")]
     pub to: String,
     /// UTC date of the first departure, `YYYY-MM-DD`; today when absent.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub date: Option<String>,
     /// Most legs per itinerary, 1 to 5 (default 3).
+    #[param(minimum = 1, maximum = 5)]
     pub max_legs: Option<usize>,
     /// `price` (default), `duration` or `legs`.
+    #[param(pattern = "^(price|duration|legs)$")]
     pub sort: Option<String>,
     /// Most itineraries returned, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
 }
 
@@ -211,8 +219,10 @@ pub struct SeatMapDto {
 #[derive(Deserialize, ToSchema)]
 pub struct CredentialsBody {
     /// 3 to 32 characters among a-z, 0-9, `.`, `_`, `-`.
+    #[schema(pattern = "^[a-z0-9._-]{3,32}$", min_length = 3, max_length = 32)]
     pub name: String,
     /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -252,6 +262,7 @@ pub struct LegBody {
 #[derive(Deserialize, ToSchema)]
 pub struct HoldBody {
     /// The legs, in travel order.
+    #[schema(min_items = 1)]
     pub legs: Vec<LegBody>,
 }
 
@@ -284,6 +295,7 @@ pub struct PurchaseBody {
     /// The passenger's name.
     pub passenger: String,
     /// The legs, in travel order (1 to 6).
+    #[schema(min_items = 1)]
     pub legs: Vec<LegBody>,
     /// A cart whose seats to buy.
     #[serde(default)]
@@ -698,12 +710,64 @@ pub async fn seats(
 // ---------------------------------------------------------------------------------------------
 // Handlers: accounts and sessions
 
+/// The address of the client, when the server was started with `ConnectInfo` (as
+/// [`crate::serve`] does); `None` otherwise, so the router also works without it.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Deliberately not X-Forwarded-For: any client can write that header, and trusting it
+        // would let an attacker pick a fresh "address" for every guess.
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+impl AppState {
+    /// Runs `f` (an argon2 computation) on the blocking pool once one of the bounded hashing
+    /// slots is free; waits at most [`crate::ApiConfig::hashing_wait`], then answers 503.
+    async fn hash_bounded<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let busy = || {
+            ApiError::unavailable(
+                "the peer is busy checking passwords; retry in a few seconds",
+                crate::problem::RETRY_AFTER_S,
+            )
+        };
+        let permit =
+            tokio::time::timeout(self.cfg.hashing_wait, self.hashing.clone().acquire_owned())
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| busy())?;
+        // The permit moves into the blocking task: if this request is dropped (deadline,
+        // client gone), the slot stays taken until the hash is actually done.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))
+    }
+}
+
 /// Creates a traveler account at this peer.
 #[utoipa::path(post, path = "/api/accounts", tag = "accounts", request_body = CredentialsBody,
     responses(
         (status = 201, description = "Account created", body = AccountDto),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body not sent as application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Name or password does not meet the rules", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_account(
     State(s): State<Shared>,
@@ -711,9 +775,8 @@ pub async fn create_account(
 ) -> Result<(StatusCode, axum::Json<AccountDto>), ApiError> {
     let (accounts, now) = (s.accounts.clone(), s.backend.now());
     let name = b.name.clone();
-    tokio::task::spawn_blocking(move || accounts.create(&b.name, &b.password, now))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    s.hash_bounded(move || accounts.create(&b.name, &b.password, now))
+        .await?
         .map_err(account_error)?;
     Ok((
         StatusCode::CREATED,
@@ -724,25 +787,45 @@ pub async fn create_account(
     ))
 }
 
-/// Logs in: returns a session token and sets it as an HttpOnly cookie.
+/// Logs in: returns a session token and sets it as an HttpOnly cookie. Failed logins are
+/// throttled per client address and per name: past the limit, 429 with `Retry-After`.
 #[utoipa::path(post, path = "/api/sessions", tag = "accounts", request_body = CredentialsBody,
     responses(
         (status = 201, description = "Session opened", body = SessionDto),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong name or password", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body not sent as application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Body without name or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins from this address or for this name; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Busy; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(s): State<Shared>,
+    ClientIp(ip): ClientIp,
     ApiJson(b): ApiJson<CredentialsBody>,
 ) -> Result<Response, ApiError> {
+    // Checked before the password, so a throttled guess learns nothing, right or wrong.
+    if let Err(wait) = s.logins.check(ip, &b.name, Instant::now()) {
+        return Err(ApiError::too_many(
+            "too many failed logins from this address or for this name; wait, then try again",
+            wait.as_secs_f64().ceil() as u64,
+        ));
+    }
     let (accounts, now) = (s.accounts.clone(), s.backend.now());
-    let (token, session) =
-        tokio::task::spawn_blocking(move || accounts.login(&b.name, &b.password, now))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(account_error)?;
+    let name = b.name.clone();
+    let outcome = s
+        .hash_bounded(move || accounts.login(&b.name, &b.password, now))
+        .await?;
+    match &outcome {
+        Ok(_) => s.logins.succeeded(&name),
+        Err(AccountError::BadCredentials) => s.logins.failed(ip, &name, Instant::now()),
+        Err(_) => {}
+    }
+    let (token, session) = outcome.map_err(account_error)?;
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        crate::accounts::SESSION_TTL_MS / 1000
+        s.accounts.session_ttl_ms() / 1000
     );
     let body = SessionDto {
         token,
@@ -911,7 +994,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 /// yields the same result; a purchase whose seats are held by an unreachable peer is refused
 /// with 503 and `Retry-After` after a bounded wait.
 #[utoipa::path(post, path = "/api/purchases", tag = "purchases", request_body = PurchaseBody, security(("session" = [])),
-    params(("Idempotency-Key" = String, Header, description = "Unique per purchase; a retry with the same key returns the same result")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 64, description = "Unique per purchase (1 to 64 printable ASCII characters); a retry with the same key returns the same result")),
     responses(
         (status = 201, description = "Ticket confirmed (or confirmed earlier under this key)", body = TicketDto),
         (status = 400, description = "Missing Idempotency-Key or malformed body", body = Problem, content_type = "application/problem+json"),
@@ -929,6 +1012,24 @@ pub async fn purchase(
     ApiJson(b): ApiJson<PurchaseBody>,
 ) -> Result<(StatusCode, axum::Json<TicketDto>), ApiError> {
     let key = idempotency_key(&headers)?;
+    // The node takes any live hold id; a cart is its owner's alone, so another account's is
+    // answered as unknown. A hold that no longer exists passes on: a retry of a purchase that
+    // consumed its hold must still get its recorded result from the node.
+    if let Some(h) = b.hold_id.as_deref().filter(|h| !h.is_empty()) {
+        let foreign = read(&*s.backend, |n| {
+            n.holds()
+                .get(h)
+                .is_some_and(|hold| hold.account.as_deref() != Some(&t.account))
+        });
+        if foreign {
+            // The same answer as for a hold that does not exist, so ids cannot be probed.
+            return Err(ApiError::from_refusal(
+                &passcom_node::Refusal::UnknownHold {
+                    hold_id: h.to_owned(),
+                },
+            ));
+        }
+    }
     let req = PurchaseRequest {
         key: format!("{}:{key}", t.account),
         passenger: b.passenger,

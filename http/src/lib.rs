@@ -12,7 +12,10 @@
 //!   their DTOs.
 //! - [`admin`]: operator endpoints (status, flights, partition/heal, live events) and the
 //!   operator token.
-//! - [`accounts`]: accounts and sessions in `accounts.redb` (argon2id password hashes).
+//! - [`accounts`]: accounts and sessions in `accounts.redb` (argon2id password hashes,
+//!   SHA-256 of session tokens).
+//! - [`limit`]: login throttling by client address and by account name.
+//! - [`secret`]: token generation, hashing and constant-time comparison.
 //! - [`problem`]: RFC 9457 problem documents, refusal → status mapping, and extractors whose
 //!   rejections are problems, so bad input never yields a 5xx.
 //! - [`metrics`]: the Prometheus text exposition.
@@ -23,14 +26,22 @@
 //! This crate makes no booking decision: every change goes through
 //! [`passcom_node::Request`] to the node's state machine; the API only validates input,
 //! authenticates, and maps replies to HTTP. Every wait on the node is bounded.
+//!
+//! # Hardening of the boundary (see `http/SECURITY-section.md`)
+//! Bodies over [`BODY_LIMIT`] get 413; a request not answered within
+//! [`ApiConfig::handler_timeout`] gets 503 (slow bodies included); failed logins are throttled
+//! per client address and per name ([`limit`]); at most [`ApiConfig::hashing_slots`] argon2
+//! computations run at once; tokens are compared in constant time and sessions stored hashed.
 
 pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod backend;
 pub mod dates;
+pub mod limit;
 pub mod metrics;
 pub mod problem;
+pub mod secret;
 mod web;
 
 pub use backend::Backend;
@@ -44,6 +55,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use passcom_net::PeerHandle;
 use passcom_node::routes::RouteIndex;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,18 +70,40 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct ApiConfig {
     /// The longest the API waits for the node to answer a request before answering 503.
     pub request_timeout: Duration,
+    /// The longest any request may take, from the end of its headers to its response
+    /// headers, before it is answered 503: covers slow clients (a body trickled byte by
+    /// byte) and anything else that would otherwise hold a task forever. Longer than
+    /// `request_timeout`, so a slow purchase gets its own, more precise answer first.
+    pub handler_timeout: Duration,
     /// How long a cart keeps its seats, ms.
     pub hold_ms: i64,
+    /// How long a session lasts after login, ms.
+    pub session_ttl_ms: i64,
+    /// Login throttling.
+    pub login_limits: limit::LoginLimits,
+    /// How many argon2 hashes (signup, login) may run at once. Each takes ~19 MiB and a core
+    /// for tens of ms, so an unbounded number would let a flood of logins exhaust memory.
+    pub hashing_slots: usize,
+    /// How long a signup or login waits for a hashing slot before it is answered 503.
+    pub hashing_wait: Duration,
 }
 
 impl ApiConfig {
     /// Defaults for a node whose purchases wait at most `purchase_timeout_ms`: the node's own
-    /// deadline plus 3 s of margin, and 5-minute carts.
+    /// deadline plus 3 s of margin, 2 s more for the whole request, 5-minute carts, 12-hour
+    /// sessions, [`limit::LoginLimits::default`], and two hashing slots per core.
     pub fn new(purchase_timeout_ms: i64) -> Self {
+        let request_timeout =
+            Duration::from_millis(purchase_timeout_ms.max(0) as u64) + Duration::from_secs(3);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         ApiConfig {
-            request_timeout: Duration::from_millis(purchase_timeout_ms.max(0) as u64)
-                + Duration::from_secs(3),
+            request_timeout,
+            handler_timeout: request_timeout + Duration::from_secs(2),
             hold_ms: 5 * 60_000,
+            session_ttl_ms: accounts::SESSION_TTL_MS,
+            login_limits: limit::LoginLimits::default(),
+            hashing_slots: 2 * cores,
+            hashing_wait: Duration::from_secs(5),
         }
     }
 }
@@ -82,6 +116,8 @@ pub struct AppState {
     pub(crate) metrics: metrics::Metrics,
     /// The route index and the (flight count, clock total) it was built for.
     pub(crate) routes: Mutex<Option<(usize, u64, Arc<RouteIndex>)>>,
+    pub(crate) logins: limit::LoginLimiter,
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     pub(crate) cfg: ApiConfig,
     pub(crate) airline: String,
 }
@@ -100,9 +136,26 @@ pub async fn serve(
     data_dir: PathBuf,
 ) -> std::io::Result<()> {
     let timeout = handle.read(|n| n.config().purchase_timeout_ms);
-    let app = router(Arc::new(handle), &data_dir, ApiConfig::new(timeout))?;
+    serve_with(handle, listener, data_dir, ApiConfig::new(timeout)).await
+}
+
+/// [`serve`] with explicit settings (tests shorten sessions, limits and timeouts).
+///
+/// Errors: as [`serve`].
+pub async fn serve_with(
+    handle: PeerHandle,
+    listener: tokio::net::TcpListener,
+    data_dir: PathBuf,
+    cfg: ApiConfig,
+) -> std::io::Result<()> {
+    let app = router(Arc::new(handle), &data_dir, cfg)?;
     tracing::info!(addr = ?listener.local_addr().ok(), "HTTP API listening");
-    axum::serve(listener, app).await
+    // The client's address reaches the handlers (login throttling) through ConnectInfo.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// Builds the app over any [`Backend`], with its accounts and operator token in `data_dir`.
@@ -115,10 +168,13 @@ pub fn router(
 ) -> std::io::Result<Router> {
     let airline = backend::read(&*backend, |n| n.airline().to_string());
     let state = Arc::new(AppState {
-        accounts: accounts::Accounts::open(data_dir, &airline)?,
+        accounts: accounts::Accounts::open(data_dir, &airline)?
+            .with_session_ttl(cfg.session_ttl_ms),
         operator_token: admin::load_or_create_token(data_dir)?,
         metrics: metrics::Metrics::default(),
         routes: Mutex::new(None),
+        logins: limit::LoginLimiter::new(cfg.login_limits.clone()),
+        hashing: Arc::new(tokio::sync::Semaphore::new(cfg.hashing_slots.max(1))),
         cfg,
         airline,
         backend,
@@ -148,13 +204,34 @@ pub fn router(
         .merge(web::routes())
         .fallback(not_found)
         // Innermost first: the size limit's bare 413 is turned into a problem by the mapper,
-        // and the metrics see every final status.
+        // the deadline covers reading the body, and the metrics see every final status.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::map_response(problem::problem_fallback))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);
     Ok(app)
+}
+
+/// Answers 503 with `Retry-After` when a request is not answered within
+/// [`ApiConfig::handler_timeout`]. Dropping the handler's future cancels it; work already
+/// handed to the node finishes there (a purchase is then found under its idempotency key).
+/// Streams (the SSE event stream) are not cut: their response is answered at once, and only
+/// the time to the response headers is bounded.
+async fn deadline(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let limit = s.cfg.handler_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::unavailable(
+            format!(
+                "the request was not answered within {} s (a body sent too slowly, or a busy peer); retry",
+                limit.as_secs_f64()
+            ),
+            problem::RETRY_AFTER_S,
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -205,8 +282,14 @@ pub async fn metrics_text(State(s): State<Shared>) -> Response {
                 .count() as u64,
             reachable: n.reachable().len() as u64,
             events_applied: n.clock().total(),
+            sessions_stored: 0,
         }
     });
+    // A redb read transaction: microseconds, no fsync, so fine on the async thread.
+    let gauges = metrics::NodeGauges {
+        sessions_stored: s.accounts.stored_sessions().unwrap_or(0),
+        ..gauges
+    };
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(&gauges),
@@ -219,6 +302,84 @@ pub async fn metrics_text(State(s): State<Shared>) -> Response {
     responses((status = 200, description = "OpenAPI description", content_type = "application/json", body = Object)))]
 pub async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
+}
+
+/// Documents the error answers that every operation of a kind can give because of the layers
+/// and extractors they share, so that each handler's annotation lists only its own outcomes
+/// and the document still matches what clients can receive (checked by
+/// `scripts/schemathesis`):
+/// - every operation: 503 (the request deadline, [`ApiConfig::handler_timeout`]);
+/// - with a JSON body: 400 (malformed), 413 (over [`BODY_LIMIT`]), 415 (not JSON), 422
+///   (wrong fields);
+/// - with path or query parameters: 400 (a parameter that does not parse);
+/// - with a security requirement: 401 (none or lapsed), and 403 for the operator token.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    problem::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        let add = |op: &mut Operation, status: &str, what: &str| {
+            op.responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| problem(what).into());
+        };
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                add(
+                    op,
+                    "503",
+                    "Not answered in time (or the peer is busy); retry after Retry-After seconds",
+                );
+                if op.request_body.is_some() {
+                    add(op, "400", "The body is not valid JSON");
+                    add(op, "413", "The body is over 64 KiB");
+                    add(op, "415", "The body is not sent as application/json");
+                    add(
+                        op,
+                        "422",
+                        "The JSON body lacks a field or has one of the wrong type",
+                    );
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add(op, "400", "A parameter does not parse");
+                }
+                let schemes: Vec<String> = op
+                    .security
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| serde_json::to_value(r).ok())
+                    .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+                    .flatten()
+                    .collect();
+                if !schemes.is_empty() {
+                    add(op, "401", "No credentials, or a lapsed session");
+                }
+                if schemes.iter().any(|s| s == "operator") {
+                    add(op, "403", "Wrong operator token");
+                }
+            }
+        }
+    }
 }
 
 struct SecurityAddon;
@@ -257,7 +418,7 @@ impl utoipa::Modify for SecurityAddon {
         admin::status, admin::tickets, admin::put_flights, admin::partition, admin::heal, admin::events,
         metrics_text, openapi, web::index, web::geojson,
     ),
-    modifiers(&SecurityAddon),
+    modifiers(&SecurityAddon, &CommonResponses),
     tags(
         (name = "public", description = "Health, identity, metrics, description"),
         (name = "search", description = "Airports, routes and seat maps"),

@@ -37,7 +37,7 @@ pub struct Metrics {
     inner: Mutex<Inner>,
 }
 
-/// Gauges read from the node at scrape time.
+/// Gauges read from the node (and the accounts database) at scrape time.
 #[derive(Debug, Default)]
 pub struct NodeGauges {
     /// Live tickets sold by this peer.
@@ -56,6 +56,8 @@ pub struct NodeGauges {
     pub reachable: u64,
     /// Sum of the vector clock: events applied.
     pub events_applied: u64,
+    /// Traveler sessions stored, lapsed ones not yet purged included.
+    pub sessions_stored: u64,
 }
 
 impl Metrics {
@@ -127,6 +129,11 @@ impl Metrics {
             "passcom_events_applied",
             "Events applied, summed over origins.",
             g.events_applied,
+        );
+        gauge(
+            "passcom_sessions_stored",
+            "Traveler sessions stored (lapsed ones are purged when presented and at login).",
+            g.sessions_stored,
         );
 
         let _ = writeln!(

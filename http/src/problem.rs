@@ -108,6 +108,17 @@ impl ApiError {
         e.retry_after_s = Some(retry_after_s);
         e
     }
+    /// 429 with `Retry-After`: too many attempts; wait that many seconds.
+    pub fn too_many(detail: impl Into<String>, retry_after_s: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many attempts",
+            detail,
+        );
+        e.retry_after_s = Some(retry_after_s.max(1));
+        e
+    }
     /// 500: a bug or an I/O failure of this peer. Never used for bad input.
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(

@@ -992,15 +992,22 @@ impl Node {
 
     /// Tries to complete an operation with the tokens this peer holds now.
     fn attempt(&mut self, op: &PendingOp, now: Millis) -> Attempt {
-        let (legs, hold_id) = match op {
-            PendingOp::Purchase(p) => (&p.legs, p.hold_id.as_deref()),
-            PendingOp::Hold(h) => (&h.legs, None),
+        let (legs, hold_id, account) = match op {
+            PendingOp::Purchase(p) => (&p.legs, p.hold_id.as_deref(), p.account.as_deref()),
+            PendingOp::Hold(h) => (&h.legs, None, h.account.as_deref()),
         };
         let refused =
             |r: Refusal| Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
         let hold = match hold_id {
+            // A cart is checked out only by the account that filled it (an anonymous cart by
+            // anyone who knows its id, as with the operator's own requests).
             Some(h) => match self.holds.get(h) {
-                Some(hold) if hold.expires > now => Some(hold.clone()),
+                Some(hold)
+                    if hold.expires > now
+                        && (hold.account.is_none() || hold.account.as_deref() == account) =>
+                {
+                    Some(hold.clone())
+                }
                 _ => {
                     return refused(Refusal::UnknownHold {
                         hold_id: h.to_owned(),

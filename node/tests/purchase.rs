@@ -400,3 +400,52 @@ fn an_airline_cannot_edit_another_airlines_flight() {
         Some(Reply::Refused(Refusal::Invalid(_)))
     ));
 }
+
+#[test]
+fn a_cart_is_checked_out_only_by_its_own_account() {
+    let mut c = three_airlines();
+    let hold = c.request(
+        "rumos",
+        Request::Hold(HoldRequest {
+            hold_id: "cart-ana".into(),
+            account: Some("ana".into()),
+            legs: vec![LegRequest {
+                flight: FlightId::new("RU1"),
+                seat: Some("1A".into()),
+            }],
+            expires: T0 + 60_000,
+        }),
+    );
+    assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
+    let thief = c.request(
+        "rumos",
+        Request::Purchase(PurchaseRequest {
+            key: "steal".into(),
+            passenger: "Bruno".into(),
+            account: Some("bruno".into()),
+            legs: vec![LegRequest {
+                flight: FlightId::new("RU1"),
+                seat: None,
+            }],
+            hold_id: Some("cart-ana".into()),
+        }),
+    );
+    assert!(matches!(
+        c.replies.get(&thief),
+        Some(Reply::Refused(Refusal::UnknownHold { .. }))
+    ));
+    let owner = c.request(
+        "rumos",
+        Request::Purchase(PurchaseRequest {
+            key: "mine".into(),
+            passenger: "Ana".into(),
+            account: Some("ana".into()),
+            legs: vec![LegRequest {
+                flight: FlightId::new("RU1"),
+                seat: None,
+            }],
+            hold_id: Some("cart-ana".into()),
+        }),
+    );
+    assert_eq!(c.ticket(owner).map(|t| t.legs[0].seat.as_str()), Some("1A"));
+}

@@ -121,6 +121,65 @@ pub fn start_network(airlines: &[&str]) -> Net {
     }
 }
 
+/// Starts one peer of `airline` alone, with the demo catalog, serving its API with the
+/// default settings changed by `tweak` (shorter sessions, limits, timeouts). Waits (bounded)
+/// until its API answers and its own flights are loaded.
+pub fn start_peer(airline: &str, tweak: impl FnOnce(&mut passcom_http::ApiConfig)) -> Net {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = PeerConfig::new(airline, dir.path());
+    cfg.demo_catalog = true;
+    let handle = rt
+        .block_on(passcom_net::start(cfg))
+        .unwrap_or_else(|e| panic!("{airline} did not start: {e}"));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let data = dir.path().to_owned();
+    let mut api = passcom_http::ApiConfig::new(handle.read(|n| n.config().purchase_timeout_ms));
+    tweak(&mut api);
+    rt.spawn(passcom_http::serve_with(
+        handle.clone(),
+        listener,
+        data.clone(),
+        api,
+    ));
+    let client = Client::new(&url);
+    wait_until("the API answers", Duration::from_secs(20), || {
+        client.get("/api/health").status == 200
+    });
+    wait_until(
+        "the demo flights are loaded",
+        Duration::from_secs(20),
+        || {
+            handle.read(|n| {
+                n.catalog().flights().any(|f| f.airline.as_str() == airline)
+                    && n.catalog().airports().count() >= 27
+            })
+        },
+    );
+    let admin_token = std::fs::read_to_string(data.join("operator.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    Net {
+        rt,
+        peers: vec![Peer {
+            airline: airline.to_owned(),
+            url,
+            handle,
+            data,
+            admin_token,
+        }],
+        _dirs: vec![dir],
+    }
+}
+
 /// An HTTP answer.
 #[derive(Debug)]
 pub struct Resp {
