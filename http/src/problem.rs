@@ -224,24 +224,7 @@ pub const RETRY_AFTER_S: u64 = 5;
 /// A stable snake_case name of a refusal (`sold_out`, `holder_unreachable`, …), for the
 /// problem's `reason` field and the metrics' labels.
 pub fn refusal_reason(r: &Refusal) -> String {
-    match r {
-        Refusal::UnknownFlight { .. } => "unknown_flight",
-        Refusal::FlightCancelled { .. } => "flight_cancelled",
-        Refusal::Departed { .. } => "departed",
-        Refusal::SoldOut { .. } => "sold_out",
-        Refusal::SeatTaken { .. } => "seat_taken",
-        Refusal::HolderUnreachable { .. } => "holder_unreachable",
-        Refusal::Timeout { .. } => "timeout",
-        Refusal::UnknownTicket { .. } => "unknown_ticket",
-        Refusal::NotSeller { .. } => "not_seller",
-        Refusal::NotYours => "not_yours",
-        Refusal::AlreadyCancelled { .. } => "already_cancelled",
-        Refusal::UnknownHold { .. } => "unknown_hold",
-        Refusal::Invalid(_) => "invalid",
-        Refusal::KeyReused { .. } => "key_reused",
-        Refusal::Storage(_) => "storage",
-    }
-    .to_owned()
+    r.code().to_owned()
 }
 
 impl std::fmt::Display for ApiError {

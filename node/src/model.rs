@@ -327,6 +327,28 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// A stable snake_case name of the refusal (`sold_out`, `holder_unreachable`, …): the HTTP
+    /// problem's `reason`, metric labels, simulation reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::UnknownFlight { .. } => "unknown_flight",
+            Refusal::FlightCancelled { .. } => "flight_cancelled",
+            Refusal::Departed { .. } => "departed",
+            Refusal::SoldOut { .. } => "sold_out",
+            Refusal::SeatTaken { .. } => "seat_taken",
+            Refusal::HolderUnreachable { .. } => "holder_unreachable",
+            Refusal::Timeout { .. } => "timeout",
+            Refusal::UnknownTicket { .. } => "unknown_ticket",
+            Refusal::NotSeller { .. } => "not_seller",
+            Refusal::NotYours => "not_yours",
+            Refusal::AlreadyCancelled { .. } => "already_cancelled",
+            Refusal::UnknownHold { .. } => "unknown_hold",
+            Refusal::Invalid(_) => "invalid",
+            Refusal::KeyReused { .. } => "key_reused",
+            Refusal::Storage(_) => "storage",
+        }
+    }
+
     /// Whether retrying later may succeed (HTTP 503 with Retry-After rather than 4xx).
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -148,23 +148,7 @@ pub fn run_schedule(opts: &SimOptions, seed: u64) -> Outcome {
 
 /// The refusal's variant, as its JSON `reason` tag spells it.
 fn refusal_name(r: &Refusal) -> &'static str {
-    match r {
-        Refusal::UnknownFlight { .. } => "unknown_flight",
-        Refusal::FlightCancelled { .. } => "flight_cancelled",
-        Refusal::Departed { .. } => "departed",
-        Refusal::SoldOut { .. } => "sold_out",
-        Refusal::SeatTaken { .. } => "seat_taken",
-        Refusal::HolderUnreachable { .. } => "holder_unreachable",
-        Refusal::Timeout { .. } => "timeout",
-        Refusal::UnknownTicket { .. } => "unknown_ticket",
-        Refusal::NotSeller { .. } => "not_seller",
-        Refusal::NotYours => "not_yours",
-        Refusal::AlreadyCancelled { .. } => "already_cancelled",
-        Refusal::UnknownHold { .. } => "unknown_hold",
-        Refusal::Invalid(_) => "invalid",
-        Refusal::KeyReused { .. } => "key_reused",
-        Refusal::Storage(_) => "storage",
-    }
+    r.code()
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
