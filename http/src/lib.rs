@@ -207,11 +207,38 @@ pub fn router(
         // the deadline covers reading the body, and the metrics see every final status.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn(drain_oversized))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::map_response(problem::problem_fallback))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state);
     Ok(app)
+}
+
+/// Bodies up to this size are read and dropped before an oversized request is refused.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// Reads and drops a body that is over [`BODY_LIMIT`] (up to [`DRAIN_LIMIT`], for at most 5 s)
+/// before the size limit refuses it. Refusing on the `Content-Length` alone closes the
+/// connection while the client is still sending, and the kernel's reset can then destroy the
+/// 413 before the client reads it: the client would see a broken connection, not the reason.
+async fn drain_oversized(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > BODY_LIMIT as u64 && n <= DRAIN_LIMIT => {
+            let (parts, body) = req.into_parts();
+            let drain = axum::body::to_bytes(body, DRAIN_LIMIT as usize);
+            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+            // The declared length still tells the limit layer to answer 413.
+            next.run(Request::from_parts(parts, axum::body::Body::empty()))
+                .await
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// Answers 503 with `Retry-After` when a request is not answered within
