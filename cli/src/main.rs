@@ -14,7 +14,7 @@ use std::process::ExitCode;
 /// Passcom sells airline tickets over a peer-to-peer network of airlines, and never sells a
 /// seat twice.
 #[derive(Parser)]
-#[command(name = "passcom", version, about, long_about = None)]
+#[command(name = "passcom", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
