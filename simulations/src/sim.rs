@@ -1403,7 +1403,15 @@ impl Simulation {
         while self.violation.is_none() {
             if self.now >= next_probe {
                 next_probe = self.now + CONVERGENCE_PROBE_MS;
-                if self.outstanding.is_empty() && self.converged().is_none() {
+                // Done when every request has its answer (including re-sends still queued:
+                // an unanswered key is not done just because nothing is in flight yet) and
+                // the peers agree.
+                let all_answered = self.outstanding.is_empty()
+                    && self
+                        .keys
+                        .values()
+                        .all(|k| k.outcome != KeyOutcome::Unanswered);
+                if all_answered && self.converged().is_none() {
                     self.metrics.convergence_ms = Some(self.now - healed_at);
                     break;
                 }
