@@ -290,8 +290,24 @@ impl AirlineCatalog {
             }
             decoded.push(change);
         }
-        self.doc.apply_changes(decoded).map_err(automerge_err)?;
-        Ok(())
+        // automerge 0.12 panics on some malformed changes ("Obj … Missing from Index", found
+        // by the catalog_apply fuzz target), which would let a signed but hostile change take
+        // the peer down. Apply to a copy, catch a panic, and keep the copy only on success:
+        // the document is never left half-applied.
+        let mut trial = self.doc.clone();
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            trial.apply_changes(decoded).map(|()| trial)
+        }));
+        match applied {
+            Ok(Ok(doc)) => {
+                self.doc = doc;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(automerge_err(e)),
+            Err(_) => Err(CatalogError::Decode(
+                "the change is malformed (Automerge could not apply it)".into(),
+            )),
+        }
     }
 
     fn map(&mut self, key: &str) -> Result<ObjId, CatalogError> {

@@ -114,6 +114,7 @@ fn structured_changes(input: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fuzz_target!(|data: &[u8]| {
+    passcom_fuzz::allow_caught_panics();
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };

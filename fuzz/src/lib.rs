@@ -326,3 +326,14 @@ pub fn join(parts: &[Vec<u8>]) -> Vec<u8> {
     }
     out
 }
+
+/// Lets panics that the code under test catches itself stay caught.
+///
+/// libfuzzer-sys installs a panic hook that aborts before unwinding, so even a panic the code
+/// catches on purpose (`AirlineCatalog::apply_remote` guards Automerge this way) would count
+/// as a crash. With the default hook back, a caught panic is only printed, and an uncaught one
+/// still unwinds into libfuzzer-sys, which aborts: it is still reported as a crash.
+pub fn allow_caught_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| drop(std::panic::take_hook()));
+}
