@@ -492,15 +492,16 @@ pub async fn partition(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    status(
-        State(s),
-        op,
-        ApiQuery(StatusParams {
-            flights: Some(0),
-            airline: None,
-        }),
-    )
-    .await
+    short_status(s, op).await
+}
+
+/// The status answered after a partition or a heal: network and clock, no pools.
+async fn short_status(s: Shared, op: Operator) -> Result<axum::Json<StatusDto>, ApiError> {
+    let params = StatusParams {
+        flights: Some(0),
+        airline: None,
+    };
+    status(State(s), op, ApiQuery(params)).await
 }
 
 /// Undoes a partition with the named airlines (all when the list is empty or absent).
@@ -521,15 +522,7 @@ pub async fn heal(
         .heal(peers)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string(), 1))?;
-    status(
-        State(s),
-        op,
-        ApiQuery(StatusParams {
-            flights: Some(0),
-            airline: None,
-        }),
-    )
-    .await
+    short_status(s, op).await
 }
 
 /// The live event stream (Server-Sent Events): each event's `event:` is its kind
