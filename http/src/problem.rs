@@ -196,6 +196,16 @@ impl ApiError {
                 "storage",
                 "Peer storage failure",
             ),
+            Refusal::Recovering => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "recovering",
+                "Peer recovering its history",
+            ),
+            Refusal::Halted { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "halted",
+                "Peer stopped selling",
+            ),
         };
         let mut e = Self::new(status, slug, title, r.to_string());
         e.reason = Some(refusal_reason(r));

@@ -108,30 +108,55 @@ fn approx_size(ev: &Event) -> usize {
     256 + ev.signature.len() + catalog + ev.tokens.len() * 256 + tickets
 }
 
-/// Splits a message into messages of at most about [`CHUNK_BYTES`] each. Only `Events` is
-/// ever split (by whole events, keeping their order); other messages are returned as they are.
-/// Splitting is safe because the node applies events in any grouping and order: it defers an
-/// event until its predecessors are there.
+/// Splits a message into messages of at most about [`CHUNK_BYTES`] each. Only `Events` and
+/// `Page` are ever split (by whole events, keeping their order); other messages are returned as
+/// they are. Splitting is safe because the node applies events in any grouping and order: it
+/// defers an event until its predecessors are there. Every part of a page echoes its nonce (any
+/// of them proves the responder alive); only the last carries `more`, so the asker asks for the
+/// next page once, when this one has arrived whole.
 pub fn chunk(msg: Message) -> Vec<Message> {
-    let Message::Events { events } = msg else {
-        return vec![msg];
-    };
+    match msg {
+        Message::Events { events } => split(events)
+            .into_iter()
+            .map(|events| Message::Events { events })
+            .collect(),
+        Message::Page {
+            events,
+            more,
+            nonce,
+        } => {
+            let parts = split(events);
+            let last = parts.len() - 1;
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, events)| Message::Page {
+                    events,
+                    more: more && i == last,
+                    nonce,
+                })
+                .collect()
+        }
+        other => vec![other],
+    }
+}
+
+/// Cuts a list of events into runs of at most about [`CHUNK_BYTES`]; always at least one run.
+fn split(events: Vec<Event>) -> Vec<Vec<Event>> {
     let mut out = Vec::new();
     let mut current = Vec::new();
     let mut size = 0;
     for ev in events {
         let s = approx_size(&ev);
         if !current.is_empty() && size + s > CHUNK_BYTES {
-            out.push(Message::Events {
-                events: std::mem::take(&mut current),
-            });
+            out.push(std::mem::take(&mut current));
             size = 0;
         }
         size += s;
         current.push(ev);
     }
     if !current.is_empty() || out.is_empty() {
-        out.push(Message::Events { events: current });
+        out.push(current);
     }
     out
 }
@@ -179,6 +204,27 @@ mod tests {
         }) {
             assert!(matches!(m, Message::Events { events } if events.len() == 1));
         }
+    }
+
+    #[test]
+    fn a_long_page_says_more_only_in_its_last_part() {
+        let events: Vec<Event> = (1..=5).map(|s| event(s, CHUNK_BYTES / 2)).collect();
+        let parts = chunk(Message::Page {
+            events,
+            more: true,
+            nonce: 42,
+        });
+        assert!(parts.len() >= 3, "{} parts", parts.len());
+        let flags: Vec<(bool, i64)> = parts
+            .iter()
+            .map(|m| match m {
+                Message::Page { more, nonce, .. } => (*more, *nonce),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert!(flags.iter().all(|(_, n)| *n == 42));
+        assert_eq!(flags.iter().filter(|(m, _)| *m).count(), 1);
+        assert!(flags.last().unwrap().0, "the last part says more");
     }
 
     #[test]

@@ -292,6 +292,7 @@ async fn a_rogue_peer_publishing_a_forged_sale_is_rejected_by_every_honest_peer(
                 id: ticket,
                 passenger: "Mallory".into(),
                 account: None,
+                key: None,
                 legs: vec![TicketLeg {
                     flight: seat.flight.clone(),
                     seat: seat.seat.clone(),

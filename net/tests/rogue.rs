@@ -196,6 +196,7 @@ fn forged_sale(
         id,
         passenger: "Mallory".into(),
         account: None,
+        key: None,
         legs: vec![TicketLeg {
             flight: seat.flight.clone(),
             seat: seat.seat.clone(),
@@ -355,7 +356,8 @@ async fn forged_moves_foreign_edits_replays_and_keys_outside_the_roster_are_all_
     // 5. A replay: rumos' real events, published again by mallory (old sequence numbers).
     let replay = rumos
         .read(|n| n.events_missing_from(&Default::default(), 16))
-        .expect("rumos' log");
+        .expect("rumos' log")
+        .0;
     assert!(!replay.is_empty());
     // 6. An origin that no peer knows, with a signature that is not one.
     let (tokens, tickets) = forged_sale(&seat, "rumos", "ghost", "ghost-1-1");

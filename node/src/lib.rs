@@ -15,6 +15,6 @@ pub mod store;
 
 #[cfg(feature = "planted-bugs")]
 pub use machine::PlantedBug;
-pub use machine::{Config, Node, OpenError, SeatStatus};
+pub use machine::{Config, Equivocation, Node, OpenError, PeerHealth, PeerState, SeatStatus};
 pub use model::*;
 pub use store::{Operation, PendingOp, Store, StoreError};

@@ -60,6 +60,10 @@ pub struct Ticket {
     pub created_at: Millis,
     /// Live or cancelled.
     pub status: TicketStatus,
+    /// The idempotency key the seller confirmed it under. It travels with the ticket so that a
+    /// seller restored from its partners (its disk lost) still answers a retry of that key with
+    /// this ticket instead of selling a second one.
+    pub key: Option<String>,
 }
 
 impl Ticket {
@@ -114,10 +118,24 @@ pub enum Message {
         /// The events, in origin then sequence order.
         events: Vec<Event>,
     },
-    /// "This is what I have applied: send me what I lack."
+    /// "This is what I have applied: send me what I lack." Always answered by a
+    /// [`Message::Page`] carrying the same `nonce`, so it doubles as the failure detector's
+    /// probe: a peer that has not answered a recent probe is unreachable.
     SyncRequest {
         /// The sender's vector clock.
         clock: VectorClock,
+        /// The sender's time when it asked, echoed in the answer.
+        nonce: Millis,
+    },
+    /// The answer to a [`Message::SyncRequest`]: events the asker lacked, fair across
+    /// origins so that no origin's backlog starves another's (see `Node::events_missing_from`).
+    Page {
+        /// The events, at most `Config::max_events_per_sync`.
+        events: Vec<Event>,
+        /// The responder has more that the asker lacks: ask again at once.
+        more: bool,
+        /// The asker's `nonce`, echoed.
+        nonce: Millis,
     },
     /// Asks the receiver to hand over seat tokens of `flight`: the named `seats`, or else any
     /// `count` seats.
@@ -137,6 +155,7 @@ impl Message {
         match self {
             Message::Events { .. } => "events",
             Message::SyncRequest { .. } => "sync_request",
+            Message::Page { .. } => "page",
             Message::SeatRequest { .. } => "seat_request",
         }
     }
@@ -324,6 +343,17 @@ pub enum Refusal {
     /// The durable store failed (disk full, I/O error); nothing was written.
     #[error("the peer could not write to its disk ({0}); nothing was sold, retry later")]
     Storage(String),
+    /// The peer is recovering its history from its partners and sells nothing until it has.
+    #[error(
+        "this peer is recovering its history from its partners and sells nothing until then; retry in a few seconds"
+    )]
+    Recovering,
+    /// The peer stopped selling because it found its own identity writing elsewhere.
+    #[error("this peer has stopped selling: {reason}; buy at another airline's peer")]
+    Halted {
+        /// What it found.
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -346,6 +376,8 @@ impl Refusal {
             Refusal::Invalid(_) => "invalid",
             Refusal::KeyReused { .. } => "key_reused",
             Refusal::Storage(_) => "storage",
+            Refusal::Recovering => "recovering",
+            Refusal::Halted { .. } => "halted",
         }
     }
 
@@ -353,7 +385,11 @@ impl Refusal {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Refusal::HolderUnreachable { .. } | Refusal::Timeout { .. } | Refusal::Storage(_)
+            Refusal::HolderUnreachable { .. }
+                | Refusal::Timeout { .. }
+                | Refusal::Storage(_)
+                | Refusal::Recovering
+                | Refusal::Halted { .. }
         )
     }
 }

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use thiserror::Error;
 
-/// Version of the storage format written by this build.
-pub const FORMAT_VERSION: u64 = 1;
+/// Version of the storage format written by this build (2: tickets carry their idempotency key).
+pub const FORMAT_VERSION: u64 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TOKENS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("tokens");
@@ -143,7 +143,7 @@ pub struct Batch {
     events: Vec<Event>,
     clock: BTreeMap<AirlineId, u64>,
     catalog: BTreeMap<AirlineId, Vec<u8>>,
-    operations: BTreeMap<String, Operation>,
+    operations: BTreeMap<String, Option<Operation>>,
     holds: BTreeMap<String, Option<Hold>>,
     outbox: BTreeMap<SeatId, Option<OutboxEntry>>,
 }
@@ -183,7 +183,11 @@ impl Batch {
     }
     /// Writes an operation record.
     pub fn operation(&mut self, key: String, op: Operation) {
-        self.operations.insert(key, op);
+        self.operations.insert(key, Some(op));
+    }
+    /// Deletes an operation record (its answer was not final).
+    pub fn forget_operation(&mut self, key: String) {
+        self.operations.insert(key, None);
     }
     /// Writes (`Some`) or deletes (`None`) a hold.
     pub fn hold(&mut self, hold_id: String, hold: Option<Hold>) {
@@ -499,8 +503,11 @@ impl Store {
             }
             let mut t = tx.open_table(OPERATIONS).map_err(|e| self.err(e))?;
             for (key, op) in &batch.operations {
-                t.insert(key.as_str(), encode(op).as_slice())
-                    .map_err(|e| self.err(e))?;
+                match op {
+                    Some(op) => t.insert(key.as_str(), encode(op).as_slice()).map(drop),
+                    None => t.remove(key.as_str()).map(drop),
+                }
+                .map_err(|e| self.err(e))?;
             }
             let mut t = tx.open_table(HOLDS).map_err(|e| self.err(e))?;
             for (id, hold) in &batch.holds {

@@ -526,6 +526,7 @@ mod tests {
                 seller: AirlineId::new(origin),
                 created_at: 0,
                 status: TicketStatus::Live,
+                key: None,
             }],
             catalog: Vec::new(),
             signature: Vec::new(),

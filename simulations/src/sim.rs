@@ -1303,7 +1303,7 @@ impl Simulation {
                             format!("key {key} confirmed two tickets: {other} and {}", t.id),
                         ));
                     }
-                    KeyOutcome::Refused(r) if !matches!(r, Refusal::Storage(_)) => {
+                    KeyOutcome::Refused(r) if !r.is_transient() => {
                         return self.breach((
                             Invariant::Idempotency,
                             format!("key {key} was refused ({r}) and later confirmed {}", t.id),

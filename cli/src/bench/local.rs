@@ -184,6 +184,7 @@ pub fn raw_redb_loop(dir: &Path, total: usize, group: usize) -> Result<Figure, S
                     seller: AirlineId::new("rumos"),
                     created_at: T0,
                     status: TicketStatus::Live,
+                    key: None,
                 };
                 let tb = postcard::to_stdvec(&token).expect("encodes");
                 tokens
@@ -463,6 +464,7 @@ pub fn catch_up(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
                 seller: me.clone(),
                 created_at: T0,
                 status: TicketStatus::Live,
+                key: None,
             };
             let mut ev = Event {
                 origin: me.clone(),

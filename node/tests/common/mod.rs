@@ -20,6 +20,10 @@ pub struct Cluster {
     pub queue: VecDeque<(AirlineId, AirlineId, Message)>,
     pub replies: BTreeMap<RequestId, Reply>,
     pub cut: BTreeSet<AirlineId>,
+    /// Peers cut silently: their messages are dropped, yet nobody is told of a disconnect.
+    pub silent: BTreeSet<AirlineId>,
+    /// Settings a node is (re)opened with, when not `Config::new(name)`.
+    pub configs: BTreeMap<AirlineId, Config>,
     pub now: Millis,
     next_id: RequestId,
 }
@@ -71,6 +75,8 @@ impl Cluster {
             queue: VecDeque::new(),
             replies: BTreeMap::new(),
             cut: BTreeSet::new(),
+            silent: BTreeSet::new(),
+            configs: BTreeMap::new(),
             now: T0,
             next_id: 1,
         };
@@ -95,7 +101,12 @@ impl Cluster {
 
     pub fn open(&mut self, name: &str) {
         let store = Store::open(&self.path(name)).unwrap();
-        let (node, _out) = Node::open(Config::new(name), store, self.now).unwrap();
+        let cfg = self
+            .configs
+            .get(&a(name))
+            .cloned()
+            .unwrap_or_else(|| Config::new(name));
+        let (node, _out) = Node::open(cfg, store, self.now).unwrap();
         self.nodes.insert(a(name), node);
     }
 
@@ -151,7 +162,10 @@ impl Cluster {
             let Some((to, from, msg)) = self.queue.pop_front() else {
                 return;
             };
-            if self.cut.contains(&to) || self.cut.contains(&from) {
+            if [&to, &from]
+                .iter()
+                .any(|x| self.cut.contains(*x) || self.silent.contains(*x))
+            {
                 continue;
             }
             self.input(&to, Input::Message { from, msg });
@@ -211,6 +225,18 @@ impl Cluster {
             self.input(&a(name), Input::Connected(o));
         }
         self.settle();
+    }
+
+    /// Connects `name` to every other node (both ends told), then settles.
+    pub fn connect(&mut self, name: &str) {
+        self.heal(name);
+    }
+
+    /// Runs `n` ticks of `step_ms` each.
+    pub fn ticks(&mut self, n: usize, step_ms: Millis) {
+        for _ in 0..n {
+            self.tick(step_ms);
+        }
     }
 
     pub fn node(&self, name: &str) -> &Node {

@@ -27,6 +27,14 @@ use passcom_crdt::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
+mod catchup;
+mod liveness;
+mod recovery;
+
+pub use liveness::PeerHealth;
+use recovery::Phase;
+pub use recovery::{Equivocation, PeerState};
+
 /// Settings of one peer.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -54,6 +62,21 @@ pub struct Config {
     /// When set, only airlines of `roster` belong to the network: events of any other origin
     /// are rejected rather than kept until its key is learned.
     pub roster_closed: bool,
+    /// A connected partner that has not answered a probe ([`Message::SyncRequest`]) sent in
+    /// the last `suspect_after_ms` is treated as unreachable: no seat requests go to it and
+    /// purchases that need it are answered at once. Probes go out every tick.
+    pub suspect_after_ms: i64,
+    /// Start every open in the recovering state: sell nothing until the reachable partners
+    /// have sent what they hold of every origin, this peer's own included (see
+    /// [`PeerState::Recovering`]). Off by default for in-process tests; `passcom peer` sets it.
+    pub recover_at_start: bool,
+    /// The operator asserts that no partner holds events of this airline (a brand-new
+    /// network): an empty store starts active instead of waiting for partners.
+    pub fresh_network: bool,
+    /// A store that is not empty leaves recovery after this long if no partner is reachable
+    /// (a restart while cut off). An empty store never does: it waits for a partner, or for
+    /// `fresh_network`.
+    pub recovery_grace_ms: i64,
     /// A deliberate bug, so the simulator's checker can prove it catches one. Exists only in
     /// builds with the `planted-bugs` feature.
     #[cfg(feature = "planted-bugs")]
@@ -99,6 +122,10 @@ impl Config {
             require_signatures: false,
             roster: BTreeMap::new(),
             roster_closed: false,
+            suspect_after_ms: 3_000,
+            recover_at_start: false,
+            fresh_network: false,
+            recovery_grace_ms: 10_000,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -154,7 +181,21 @@ pub struct Node {
     operations: BTreeMap<String, Operation>,
     holds: BTreeMap<String, Hold>,
     outbox: BTreeMap<SeatId, OutboxEntry>,
+    /// Partners the transport reports connected, with when the connection came up.
+    connected: BTreeMap<AirlineId, Millis>,
+    /// Per partner, the send time (our clock) of the latest probe it answered.
+    answered: BTreeMap<AirlineId, Millis>,
+    /// Per partner, when we last received an answer from it.
+    heard: BTreeMap<AirlineId, Millis>,
+    /// Connected partners that answered a recent probe: the only ones counted on.
     reachable: BTreeSet<AirlineId>,
+    phase: Phase,
+    equivocations: Vec<Equivocation>,
+    equivocation_count: u64,
+    /// Added to the caller's `now` so that the node's time never runs backward (a wall clock
+    /// stepped back): see [`Node::handle_batch`].
+    time_offset: Millis,
+    last_now: Millis,
     deferred: BTreeMap<(AirlineId, u64), Deferred>,
     waiters: BTreeMap<String, Vec<RequestId>>,
     /// Keys of the operations still pending: an index, so retries need not scan every record.
@@ -239,7 +280,15 @@ impl Node {
             operations: BTreeMap::new(),
             holds: BTreeMap::new(),
             outbox: BTreeMap::new(),
+            connected: BTreeMap::new(),
+            answered: BTreeMap::new(),
+            heard: BTreeMap::new(),
             reachable: BTreeSet::new(),
+            phase: Phase::Active,
+            equivocations: Vec::new(),
+            equivocation_count: 0,
+            time_offset: 0,
+            last_now: now,
             deferred: BTreeMap::new(),
             waiters: BTreeMap::new(),
             pending: BTreeSet::new(),
@@ -256,10 +305,23 @@ impl Node {
             tokens_arrived: false,
             stale: false,
         };
-        if !node.reload()? {
+        let recorded = node.reload()?;
+        if !recorded {
             let mut b = Batch::default();
             b.meta("airline", node.cfg.airline.as_str().as_bytes().to_vec());
             node.store.commit(b)?;
+        }
+        let empty = node.clock.get(&node.cfg.airline) == 0;
+        if node.cfg.recover_at_start && !(empty && node.cfg.fresh_network) {
+            node.phase = Phase::recovering(now, empty);
+        }
+        // Deadlines written under a clock that has since stepped back would hold a purchase
+        // for the size of the step: none waits longer than one purchase timeout from now.
+        let latest = now + node.cfg.purchase_timeout_ms;
+        for op in node.operations.values_mut() {
+            if let Operation::Pending { deadline, .. } = op {
+                *deadline = (*deadline).min(latest);
+            }
         }
         let mut out = vec![Output::SetTimer {
             at: now + node.cfg.tick_ms,
@@ -313,7 +375,13 @@ impl Node {
         self.tokens = snap.tokens;
         self.tickets = snap.tickets;
         self.clock = snap.clock;
-        self.operations = snap.operations;
+        // Only final answers are kept for a key; a store of an older build may hold answers to
+        // one attempt ("unreachable", "timed out"), which a retry must try again.
+        self.operations = snap
+            .operations
+            .into_iter()
+            .filter(|(_, o)| !matches!(o, Operation::Refused(r) if r.is_transient()))
+            .collect();
         self.pending = self
             .operations
             .iter()
@@ -406,7 +474,7 @@ impl Node {
             .collect()
     }
 
-    /// Peers currently reachable.
+    /// Partners currently reachable: connected, and answering the failure detector's probes.
     pub fn reachable(&self) -> &BTreeSet<AirlineId> {
         &self.reachable
     }
@@ -491,27 +559,6 @@ impl Node {
         c
     }
 
-    /// The events of the log that `clock` lacks, at most `limit` (for catch-up and tests).
-    pub fn events_missing_from(
-        &self,
-        clock: &VectorClock,
-        limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        let mut out = Vec::new();
-        for (origin, range) in self.clock.missing_from(clock) {
-            if out.len() >= limit {
-                break;
-            }
-            out.extend(self.store.events(
-                &origin,
-                *range.start(),
-                *range.end(),
-                limit - out.len(),
-            )?);
-        }
-        Ok(out)
-    }
-
     // ----------------------------------------------------------------------------------------
     // Inputs
 
@@ -526,7 +573,41 @@ impl Node {
     /// If the commit fails (disk full, I/O error), every change of the batch is dropped, the
     /// in-memory state is reloaded from the store, and each request of the batch is answered
     /// with [`Refusal::Storage`]; no message is sent.
+    ///
+    /// `now` is the caller's wall clock. The node never lets its own time run backward: after
+    /// a backward step it carries on from the latest time it saw, and converts the timers it
+    /// sets back to the caller's clock, so every timer keeps its duration whatever the step.
+    ///
+    /// A node whose store could not be reloaded after a failed commit (`stale`) first tries to
+    /// reload; until that succeeds it refuses every request with [`Refusal::Storage`] and
+    /// handles nothing else, so it never answers from memory it could not make durable.
     pub fn handle_batch(&mut self, inputs: Vec<Input>, now: Millis) -> Vec<Output> {
+        let now = self.monotonic(now);
+        let mut out = self.handle_batch_at(inputs, now);
+        for o in &mut out {
+            if let Output::SetTimer { at, .. } = o {
+                *at -= self.time_offset;
+            }
+        }
+        out
+    }
+
+    /// The node's time for a caller's `now`: never earlier than a time already seen.
+    fn monotonic(&mut self, now: Millis) -> Millis {
+        if now + self.time_offset < self.last_now {
+            self.time_offset = self.last_now - now;
+        }
+        self.last_now = now + self.time_offset;
+        self.last_now
+    }
+
+    fn handle_batch_at(&mut self, inputs: Vec<Input>, now: Millis) -> Vec<Output> {
+        if self.stale {
+            match self.reload() {
+                Ok(_) => self.stale = false,
+                Err(e) => return self.refuse_all(inputs, &e.to_string(), now),
+            }
+        }
         let requests: Vec<RequestId> = inputs
             .iter()
             .filter_map(|i| {
@@ -537,8 +618,11 @@ impl Node {
                 }
             })
             .collect();
+        self.refresh_reachable(now);
         for input in inputs {
             self.step(input, now);
+            self.refresh_reachable(now);
+            self.maybe_finish_recovery(now);
             if self.tokens_arrived {
                 self.tokens_arrived = false;
                 self.retry_pending(now);
@@ -551,17 +635,38 @@ impl Node {
                 self.out.clear();
                 self.reset_scratch();
                 self.stale = self.reload().is_err();
-                let mut out: Vec<Output> = requests
-                    .into_iter()
-                    .map(|id| Output::Reply(id, Reply::Refused(Refusal::Storage(why.clone()))))
-                    .collect();
-                out.push(Output::SetTimer {
-                    at: now + self.cfg.tick_ms,
-                    timer: Timer::Tick,
-                });
-                out
+                self.storage_refusals(requests, &why, now)
             }
         }
+    }
+
+    /// Answers every request of `inputs` with a storage refusal and does nothing else.
+    fn refuse_all(&mut self, inputs: Vec<Input>, why: &str, now: Millis) -> Vec<Output> {
+        let requests = inputs
+            .into_iter()
+            .filter_map(|i| match i {
+                Input::Request(id, _) => Some(id),
+                _ => None,
+            })
+            .collect();
+        self.storage_refusals(requests, why, now)
+    }
+
+    fn storage_refusals(
+        &mut self,
+        requests: Vec<RequestId>,
+        why: &str,
+        now: Millis,
+    ) -> Vec<Output> {
+        let mut out: Vec<Output> = requests
+            .into_iter()
+            .map(|id| Output::Reply(id, Reply::Refused(Refusal::Storage(why.to_owned()))))
+            .collect();
+        out.push(Output::SetTimer {
+            at: now + self.cfg.tick_ms,
+            timer: Timer::Tick,
+        });
+        out
     }
 
     fn reset_scratch(&mut self) {
@@ -579,16 +684,8 @@ impl Node {
         match input {
             Input::Request(id, req) => self.on_request(id, req, now),
             Input::Message { from, msg } => self.on_message(from, msg, now),
-            Input::Connected(peer) => {
-                if peer != self.cfg.airline {
-                    self.reachable.insert(peer.clone());
-                    self.ask_sync(&peer);
-                    self.tokens_arrived = true; // holders may be reachable now
-                }
-            }
-            Input::Disconnected(peer) => {
-                self.reachable.remove(&peer);
-            }
+            Input::Connected(peer) => self.on_connected(peer, now),
+            Input::Disconnected(peer) => self.on_disconnected(&peer),
             Input::Timer(t) => self.on_timer(t, now),
             Input::PeerKey { airline, key } => {
                 let known = self.roster.get(&airline).map(|k| k.to_bytes());
@@ -682,12 +779,15 @@ impl Node {
         self.out.push(Output::Reply(id, reply));
     }
 
+    /// Sends `peer` our clock (once per batch): it answers with what we lack, and the answer
+    /// is also the failure detector's proof that it is alive.
     fn ask_sync(&mut self, peer: &AirlineId) {
         if self.sync_asked.insert(peer.clone()) {
             self.out.push(Output::Send {
                 to: peer.clone(),
                 msg: Message::SyncRequest {
                     clock: self.clock.clone(),
+                    nonce: self.last_now,
                 },
             });
         }
@@ -697,12 +797,37 @@ impl Node {
     // Local token writes
 
     /// Writes a transition of a token this peer may write, recording it for the local event.
+    /// A peer that is not active (recovering, halted) writes nothing: its numbering is not
+    /// known to be its own yet.
     fn write_token(
         &mut self,
         seat: &SeatId,
         t: &Transition,
         now: Millis,
     ) -> Result<Token, passcom_crdt::TokenError> {
+        if !self.phase.is_active() {
+            return Err(passcom_crdt::TokenError::Invalid {
+                op: "write",
+                state: "not active",
+            });
+        }
+        let (prev, next) = self.next_token(seat, t, now)?;
+        self.install_token(seat, &next, now);
+        self.local_tokens.push(TokenUpdate {
+            seat: seat.clone(),
+            prev,
+            next: next.clone(),
+        });
+        Ok(next)
+    }
+
+    /// What writing `t` to `seat` would give, without writing it: the token now and the next.
+    fn next_token(
+        &self,
+        seat: &SeatId,
+        t: &Transition,
+        now: Millis,
+    ) -> Result<(Token, Token), passcom_crdt::TokenError> {
         let prev = self.token(seat).ok_or(passcom_crdt::TokenError::Invalid {
             op: "write",
             state: "unknown",
@@ -736,13 +861,7 @@ impl Node {
         };
         #[cfg(not(feature = "planted-bugs"))]
         let next = prev.apply(&self.cfg.airline, t, now)?;
-        self.install_token(seat, &next, now);
-        self.local_tokens.push(TokenUpdate {
-            seat: seat.clone(),
-            prev,
-            next: next.clone(),
-        });
-        Ok(next)
+        Ok((prev, next))
     }
 
     /// Stores a new token state and keeps the outbox in step with it.
@@ -771,6 +890,12 @@ impl Node {
     // Requests
 
     fn on_request(&mut self, id: RequestId, req: Request, now: Millis) {
+        // A peer that is not active answers what it already knows (a retried key) but starts
+        // nothing new; `start` and the writes below refuse with the phase's reason.
+        let writes = !matches!(req, Request::Purchase(_) | Request::Hold(_));
+        if writes && let Some(r) = self.phase.refusal() {
+            return self.reply(id, Reply::Refused(r));
+        }
         match req {
             Request::Purchase(p) => self.on_purchase(id, p, now),
             Request::Hold(h) => self.on_hold(id, h, now),
@@ -918,6 +1043,9 @@ impl Node {
 
     /// First attempt at a new operation: finish it now, or record it as pending.
     fn start(&mut self, id: RequestId, key: String, op: PendingOp, now: Millis) {
+        if let Some(r) = self.phase.refusal() {
+            return self.reply(id, Reply::Refused(r));
+        }
         match self.attempt(&op, now) {
             Attempt::Finished(record, reply) => {
                 self.record(&key, record);
@@ -972,12 +1100,20 @@ impl Node {
         }
     }
 
-    /// Writes an operation record and keeps the pending index in step.
+    /// Writes an operation record and keeps the pending index in step. A transient refusal
+    /// (unreachable holder, timeout, storage, recovering) answers one attempt, not the key: it
+    /// is not kept, so a retry under the same key tries again.
     fn record(&mut self, key: &str, record: Operation) {
         if matches!(record, Operation::Pending { .. }) {
             self.pending.insert(key.to_owned());
         } else {
             self.pending.remove(key);
+        }
+        if matches!(&record, Operation::Refused(r) if r.is_transient()) {
+            if self.operations.remove(key).is_some() {
+                self.batch.forget_operation(key.to_owned());
+            }
+            return;
         }
         self.operations.insert(key.to_owned(), record.clone());
         self.batch.operation(key.to_owned(), record);
@@ -1067,6 +1203,19 @@ impl Node {
         hold: Option<Hold>,
         now: Millis,
     ) -> Attempt {
+        // Every leg is checked before any is written, so a leg that cannot be sold (a cart's
+        // seat taken after its hold lapsed, say) refuses the whole itinerary and writes nothing.
+        let probe = TicketId::new(String::new());
+        for (seat, hold_id) in &chosen {
+            let t = Transition::Sell {
+                ticket: probe.clone(),
+                hold_id: hold_id.clone(),
+            };
+            if self.next_token(seat, &t, now).is_err() {
+                let r = Refusal::SeatTaken { seat: seat.clone() };
+                return Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
+            }
+        }
         self.tickets_in_batch += 1;
         let seq = self.clock.get(&self.cfg.airline) + 1;
         let ticket_id = TicketId::new(format!(
@@ -1079,9 +1228,10 @@ impl Node {
                 ticket: ticket_id.clone(),
                 hold_id: hold_id.clone(),
             };
-            // pick_seat checked sellability a moment ago, in this same step.
-            self.write_token(seat, &t, now)
-                .expect("a picked seat is sellable");
+            // Checked above, in this same step; nothing in between changed the token.
+            if let Err(e) = self.write_token(seat, &t, now) {
+                debug_assert!(false, "a checked seat became unsellable: {e}");
+            }
             let fare = self
                 .catalog
                 .flight(&seat.flight)
@@ -1118,6 +1268,7 @@ impl Node {
             seller: self.cfg.airline.clone(),
             created_at: now,
             status: TicketStatus::Live,
+            key: Some(p.key.clone()),
         };
         self.tickets.insert(ticket_id.clone(), ticket.clone());
         self.batch.ticket(ticket.clone());
@@ -1137,8 +1288,15 @@ impl Node {
             expires: h.expires,
         };
         for (seat, _) in &chosen {
-            self.write_token(seat, &t, now)
-                .expect("a picked seat can be held");
+            if self.next_token(seat, &t, now).is_err() {
+                let r = Refusal::SeatTaken { seat: seat.clone() };
+                return Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
+            }
+        }
+        for (seat, _) in &chosen {
+            if let Err(e) = self.write_token(seat, &t, now) {
+                debug_assert!(false, "a checked seat became unholdable: {e}");
+            }
         }
         let hold = Hold {
             hold_id: h.hold_id.clone(),
@@ -1337,13 +1495,17 @@ impl Node {
         if ticket.status == TicketStatus::Cancelled {
             return Err(Refusal::AlreadyCancelled { ticket: id.clone() });
         }
+        if let Some(r) = self.phase.refusal() {
+            return Err(r);
+        }
         for leg in &ticket.legs {
             let seat = SeatId::new(leg.flight.clone(), leg.seat.clone());
             if let Some(t) = self.token(&seat)
                 && matches!(&t.state, TokenState::Sold { ticket: tk, .. } if tk == id)
             {
-                self.write_token(&seat, &Transition::Refund, now)
-                    .expect("the seller refunds its own sale");
+                // The seller holds every seat it sold; a refusal here would mean a corrupt
+                // store, and the ticket is cancelled all the same.
+                let _ = self.write_token(&seat, &Transition::Refund, now);
             }
         }
         let mut cancelled = ticket;
@@ -1416,8 +1578,19 @@ impl Node {
     fn on_timer(&mut self, t: Timer, now: Millis) {
         match t {
             Timer::Tick => {
-                for peer in self.reachable.clone() {
+                // Every connected partner is probed, reachable or not, so that one that comes
+                // back is noticed without waiting for a new connection.
+                let peers: Vec<AirlineId> = self.connected.keys().cloned().collect();
+                for peer in peers {
                     self.ask_sync(&peer);
+                }
+                self.out.push(Output::SetTimer {
+                    at: now + self.cfg.tick_ms,
+                    timer: Timer::Tick,
+                });
+                if !self.phase.is_active() {
+                    // Nothing is released or refused while the history is not ours yet.
+                    return;
                 }
                 let lapsed: Vec<String> = self
                     .holds
@@ -1430,12 +1603,9 @@ impl Node {
                 }
                 self.expire_pending(now);
                 self.tokens_arrived = true;
-                self.out.push(Output::SetTimer {
-                    at: now + self.cfg.tick_ms,
-                    timer: Timer::Tick,
-                });
             }
-            Timer::Deadline(_) => self.expire_pending(now),
+            Timer::Deadline(_) if self.phase.is_active() => self.expire_pending(now),
+            Timer::Deadline(_) => {}
             Timer::HoldExpiry(hold_id) => {
                 if self.holds.get(&hold_id).is_some_and(|h| h.expires <= now) {
                     self.release_hold(&hold_id, now);
@@ -1472,27 +1642,13 @@ impl Node {
 
     fn on_message(&mut self, from: AirlineId, msg: Message, now: Millis) {
         match msg {
-            Message::Events { events } => {
-                // A full catch-up page means the sender has more: ask for the next one now
-                // rather than at the next tick.
-                let full = events.len() >= self.cfg.max_events_per_sync;
-                self.on_events(&from, events, now);
-                if full {
-                    self.ask_sync(&from);
-                }
-            }
-            Message::SyncRequest { clock } => {
-                match self.events_missing_from(&clock, self.cfg.max_events_per_sync) {
-                    Ok(events) if !events.is_empty() => self.out.push(Output::Send {
-                        to: from.clone(),
-                        msg: Message::Events { events },
-                    }),
-                    _ => {}
-                }
-                if !clock.missing_from(&self.clock).is_empty() {
-                    self.ask_sync(&from);
-                }
-            }
+            Message::Events { events } => self.on_events(&from, events, now),
+            Message::SyncRequest { clock, nonce } => self.on_sync_request(&from, &clock, nonce),
+            Message::Page {
+                events,
+                more,
+                nonce,
+            } => self.on_page(&from, events, more, nonce, now),
             Message::SeatRequest {
                 flight,
                 seats,
@@ -1512,7 +1668,8 @@ impl Node {
         let Some(f) = self.catalog.flight(flight).cloned() else {
             return;
         };
-        if f.cancelled || f.departure <= now || from == &self.cfg.airline {
+        if f.cancelled || f.departure <= now || from == &self.cfg.airline || !self.phase.is_active()
+        {
             return;
         }
         let me = self.cfg.airline.clone();
@@ -1565,6 +1722,11 @@ impl Node {
         let mut gap = false;
         for ev in events {
             let have = self.clock.get(&ev.origin);
+            if ev.seq <= have {
+                self.check_equivocation(&ev, from);
+            } else if ev.origin == self.cfg.airline && !self.own_event_welcome(&ev) {
+                continue;
+            }
             // The planted bug: a duplicate or catch-up copy of an applied event is merged again,
             // and its older token versions win over the newer ones already here.
             #[cfg(feature = "planted-bugs")]
@@ -1579,7 +1741,13 @@ impl Node {
                     }
                 }
             }
-            if ev.seq <= have || self.deferred.contains_key(&(ev.origin.clone(), ev.seq)) {
+            if ev.seq <= have {
+                continue;
+            }
+            if let Some(d) = self.deferred.get(&(ev.origin.clone(), ev.seq)) {
+                if d.event.signed_bytes() != ev.signed_bytes() {
+                    self.note_equivocation(&ev.origin, ev.seq, from);
+                }
                 continue;
             }
             // Check the signature before keeping anything, so forged events are rejected (and
@@ -1622,9 +1790,18 @@ impl Node {
     fn check_signature(&self, ev: &Event) -> Result<bool, String> {
         let origin = &ev.origin;
         if origin == &self.cfg.airline {
-            // Our own event coming back from before a restart would mean a peer forged it or
-            // we forgot our log; never apply our own history from outside.
-            return Err(format!("event {} of {origin} claims to be ours", ev.seq));
+            // Our own history coming back from partners (after a lost disk, say) is taken only
+            // with our own signature: nobody else can write as us.
+            let ok = match &self.signer {
+                Some(key) => Signature::from_slice(&ev.signature)
+                    .is_ok_and(|sig| key.verifying_key().verify(&ev.signed_bytes(), &sig).is_ok()),
+                None => !self.cfg.require_signatures,
+            };
+            return if ok {
+                Ok(true)
+            } else {
+                Err(format!("event {} of {origin} claims to be ours", ev.seq))
+            };
         }
         if !self.cfg.require_signatures {
             return Ok(true);
@@ -1770,6 +1947,13 @@ impl Node {
             };
             self.tickets.insert(t.id.clone(), merged.clone());
             self.batch.ticket(merged);
+            if origin == &self.cfg.airline
+                && let Some(key) = &t.key
+                && !matches!(self.operations.get(key), Some(Operation::Confirmed(_)))
+            {
+                // Our own sale, recovered from a partner: a retry of its key gets this ticket.
+                self.record(key, Operation::Confirmed(t.id.clone()));
+            }
         }
         self.clock.observe(origin, ev.seq);
         self.batch.clock(origin.clone(), ev.seq);

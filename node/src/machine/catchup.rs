@@ -1,0 +1,104 @@
+//! Catch-up: what a partner lacks, and the pages that carry it.
+//!
+//! A page is fair across origins: every origin the asker lacks gets its share of the page
+//! before any origin gets more. That is what makes catch-up always progress. The asker's
+//! applied events form a causally closed cut; the first event beyond it in the responder's
+//! own apply order depends only on events inside the cut, and it is necessarily the next
+//! event of its origin — which every fair page carries. So every page applies at least one
+//! event, whatever the origins' names and however their events depend on each other (a
+//! page filled origin by origin could re-send the same undeliverable events forever).
+
+use super::Node;
+use crate::model::{Event, Message, Output};
+use crate::store::StoreError;
+use passcom_crdt::{AirlineId, Millis, VectorClock};
+
+impl Node {
+    /// The events of the log that `clock` lacks, at most `limit`, shared fairly between the
+    /// origins it lacks (each gets `limit / origins` first; what one does not use goes to the
+    /// others). Returns the events and whether more remain beyond them.
+    ///
+    /// Errors: the store cannot be read.
+    pub fn events_missing_from(
+        &self,
+        clock: &VectorClock,
+        limit: usize,
+    ) -> Result<(Vec<Event>, bool), StoreError> {
+        let missing = self.clock.missing_from(clock);
+        if missing.is_empty() || limit == 0 {
+            return Ok((Vec::new(), !missing.is_empty()));
+        }
+        let lacking: u64 = missing.iter().map(|(_, r)| r.end() - r.start() + 1).sum();
+        let share = (limit / missing.len()).max(1);
+        let mut taken: Vec<Vec<Event>> = Vec::with_capacity(missing.len());
+        let mut total = 0;
+        for (origin, range) in &missing {
+            let want = share.min(limit - total);
+            let evs = self
+                .store
+                .events(origin, *range.start(), *range.end(), want)?;
+            total += evs.len();
+            taken.push(evs);
+            if total >= limit {
+                break;
+            }
+        }
+        // Second pass: the room an origin with a short backlog left goes to the others.
+        for (i, (origin, range)) in missing.iter().enumerate() {
+            if total >= limit || i >= taken.len() {
+                break;
+            }
+            let got = taken[i].len() as u64;
+            let from = range.start() + got;
+            if from > *range.end() {
+                continue;
+            }
+            let evs = self
+                .store
+                .events(origin, from, *range.end(), limit - total)?;
+            total += evs.len();
+            taken[i].extend(evs);
+        }
+        let more = (total as u64) < lacking;
+        Ok((taken.into_iter().flatten().collect(), more))
+    }
+
+    /// Answers a probe and catch-up request: always, even with nothing to send, because the
+    /// answer is also the asker's proof that this peer is alive.
+    pub(super) fn on_sync_request(&mut self, from: &AirlineId, clock: &VectorClock, nonce: Millis) {
+        let (events, more) = self
+            .events_missing_from(clock, self.cfg.max_events_per_sync)
+            .unwrap_or_default();
+        self.out.push(Output::Send {
+            to: from.clone(),
+            msg: Message::Page {
+                events,
+                more,
+                nonce,
+            },
+        });
+        if !clock.missing_from(&self.clock).is_empty() {
+            self.ask_sync(from);
+        }
+    }
+
+    /// A page of catch-up arrived: it proves its sender alive, its events are applied (or
+    /// deferred until their predecessors arrive), and if the sender has more we ask at once
+    /// rather than at the next tick, so a long backlog moves a page per round trip.
+    pub(super) fn on_page(
+        &mut self,
+        from: &AirlineId,
+        events: Vec<Event>,
+        more: bool,
+        nonce: Millis,
+        now: Millis,
+    ) {
+        self.on_answer(from, nonce, now);
+        self.on_events(from, events, now);
+        if more {
+            self.ask_sync(from);
+        } else {
+            self.partner_caught_us_up(from);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The states of a peer, recovery from partners, and equivocation.
+//!
+//! A peer is **recovering** after an open with `Config::recover_at_start`: its store may have
+//! been lost, or restored from an old backup, and its partners may hold events of its own
+//! that it no longer has. Writing a new event now could reuse a sequence number they hold —
+//! two different events under one number, the door to a double sale. So a recovering peer
+//! writes nothing: it takes its partners' pages, its own signed events included (they are
+//! applied like any other, and its own tickets give their idempotency keys back), and becomes
+//! **active** once every reachable partner has answered a page with nothing more to send. Its
+//! numbering then resumes after the highest of its own events that any of them held.
+//!
+//! An **equivocation** is two different events with one origin and sequence number. Every
+//! peer that sees both refuses the second, records the conflict, and applies nothing of it.
+//! A peer that sees one of its *own* numbers written differently, or its own events beyond
+//! its clock while active, is not the only process with its identity (a twin, or a copy
+//! restored while this one ran): it is **halted** and sells nothing until its operator acts.
+
+use super::Node;
+use crate::model::{Event, Refusal};
+use passcom_crdt::{AirlineId, Millis, TokenState, Transition};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// At most this many equivocations are kept for the status page (the count goes on).
+const MAX_EQUIVOCATIONS: usize = 64;
+
+/// Where a peer is in its life, internally.
+#[derive(Clone, Debug)]
+pub(super) enum Phase {
+    Active,
+    Recovering {
+        since: Millis,
+        /// The store held none of our own events at open.
+        empty: bool,
+        /// Partners that answered with everything we lacked.
+        caught_up: BTreeSet<AirlineId>,
+    },
+    Halted(String),
+}
+
+impl Phase {
+    pub(super) fn recovering(since: Millis, empty: bool) -> Phase {
+        Phase::Recovering {
+            since,
+            empty,
+            caught_up: BTreeSet::new(),
+        }
+    }
+
+    pub(super) fn is_active(&self) -> bool {
+        matches!(self, Phase::Active)
+    }
+
+    /// The refusal for a new operation in this phase, if it may not start one.
+    pub(super) fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Phase::Active => None,
+            Phase::Recovering { .. } => Some(Refusal::Recovering),
+            Phase::Halted(reason) => Some(Refusal::Halted {
+                reason: reason.clone(),
+            }),
+        }
+    }
+}
+
+/// Where a peer is in its life, as the operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PeerState {
+    /// Selling.
+    Active,
+    /// Fetching its history from its partners; sells nothing yet.
+    Recovering {
+        /// Since when (node time).
+        since: Millis,
+        /// Partners that have sent everything this peer lacked.
+        caught_up_with: Vec<AirlineId>,
+    },
+    /// Stopped selling: another process writes under this peer's identity.
+    Halted {
+        /// What it found, and what to do.
+        reason: String,
+    },
+}
+
+/// Two different events seen under one origin and sequence number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Equivocation {
+    /// The origin that wrote both.
+    pub origin: AirlineId,
+    /// The sequence number written twice.
+    pub seq: u64,
+    /// The partner that delivered the second one.
+    pub delivered_by: AirlineId,
+}
+
+impl Node {
+    /// This peer's state: active, recovering or halted.
+    pub fn state(&self) -> PeerState {
+        match &self.phase {
+            Phase::Active => PeerState::Active,
+            Phase::Recovering {
+                since, caught_up, ..
+            } => PeerState::Recovering {
+                since: *since,
+                caught_up_with: caught_up.iter().cloned().collect(),
+            },
+            Phase::Halted(reason) => PeerState::Halted {
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    /// Equivocations seen since start (the first [`MAX_EQUIVOCATIONS`]), and how many in all.
+    pub fn equivocations(&self) -> (&[Equivocation], u64) {
+        (&self.equivocations, self.equivocation_count)
+    }
+
+    /// A page from `from` left nothing more to send.
+    pub(super) fn partner_caught_us_up(&mut self, from: &AirlineId) {
+        if let Phase::Recovering { caught_up, .. } = &mut self.phase {
+            caught_up.insert(from.clone());
+        }
+    }
+
+    /// Becomes active once recovery is complete: every reachable partner has caught us up
+    /// (at least one), and none of our own events waits in the deferred queue. A store that
+    /// was not empty also becomes active when no partner has been reachable for the grace
+    /// period (a restart while cut off); an empty one waits, since a partner surely holds
+    /// what it lost unless the operator said the network is new.
+    pub(super) fn maybe_finish_recovery(&mut self, now: Millis) {
+        let Phase::Recovering {
+            since,
+            empty,
+            caught_up,
+        } = &self.phase
+        else {
+            return;
+        };
+        let me = &self.cfg.airline;
+        if self.deferred.keys().any(|(o, _)| o == me) {
+            return;
+        }
+        let caught = !caught_up.is_empty() && self.reachable.is_subset(caught_up);
+        let alone =
+            !*empty && self.reachable.is_empty() && now - since >= self.cfg.recovery_grace_ms;
+        if !(caught || alone) {
+            return;
+        }
+        self.phase = Phase::Active;
+        // Hand-overs to us that arrived while we could not write: take them now.
+        let arriving: Vec<_> = self
+            .tokens
+            .iter()
+            .filter(|(_, t)| matches!(&t.state, TokenState::InTransit { to, .. } if to == me))
+            .map(|(s, _)| s.clone())
+            .collect();
+        for seat in arriving {
+            let _ = self.write_token(&seat, &Transition::Receive, now);
+        }
+        self.cancel_tickets_of_cancelled_flights(now);
+        self.tokens_arrived = true;
+    }
+
+    /// Whether an event of our own origin beyond our clock may be applied: yes while
+    /// recovering (it is our lost history); while active it means another process writes as
+    /// us, and this one halts.
+    pub(super) fn own_event_welcome(&mut self, ev: &Event) -> bool {
+        match &self.phase {
+            Phase::Recovering { .. } => true,
+            Phase::Active => {
+                let mine = self.clock.get(&self.cfg.airline);
+                self.halt(format!(
+                    "a partner holds event {} of {} while this peer wrote only up to {mine}: another process runs with this identity, or this store was restored while the peer ran; stop the other process, then restart this one (it recovers from its partners)",
+                    ev.seq, self.cfg.airline
+                ));
+                false
+            }
+            Phase::Halted(_) => false,
+        }
+    }
+
+    /// `ev` has a number we already applied: if our copy differs, it is an equivocation.
+    pub(super) fn check_equivocation(&mut self, ev: &Event, from: &AirlineId) {
+        let ours = match self.store.events(&ev.origin, ev.seq, ev.seq, 1) {
+            Ok(mut v) => v.pop(),
+            Err(_) => None,
+        };
+        if let Some(ours) = ours
+            && ours.signed_bytes() != ev.signed_bytes()
+        {
+            self.note_equivocation(&ev.origin, ev.seq, from);
+        }
+    }
+
+    /// Records an equivocation; one of our own halts this peer.
+    pub(super) fn note_equivocation(&mut self, origin: &AirlineId, seq: u64, from: &AirlineId) {
+        self.equivocation_count += 1;
+        if self.equivocations.len() < MAX_EQUIVOCATIONS {
+            self.equivocations.push(Equivocation {
+                origin: origin.clone(),
+                seq,
+                delivered_by: from.clone(),
+            });
+        }
+        if origin == &self.cfg.airline {
+            self.halt(format!(
+                "event {seq} of {origin} exists in two different versions: another process runs with this identity; stop it, then restart this peer"
+            ));
+        }
+    }
+
+    fn halt(&mut self, reason: String) {
+        if !matches!(self.phase, Phase::Halted(_)) {
+            self.phase = Phase::Halted(reason);
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Recovery from real faults, with real nodes over real redb files: answers that are only
+//! transient, silent cuts noticed by the failure detector, catch-up that always progresses,
+//! a lost disk restored from partners, equivocation, and a wall clock that steps.
+
+mod common;
+
+use common::*;
+use passcom_crdt::Flight;
+use passcom_node::*;
+
+fn with_escrow(mut f: Flight, partners: &[&str]) -> Flight {
+    let p: Vec<_> = partners.iter().map(|x| a(x)).collect();
+    f.escrow = Flight::escrow_for(f.capacity(), 0.2, &p);
+    f
+}
+
+fn recovering(name: &str) -> Config {
+    let mut cfg = Config::new(name);
+    cfg.recover_at_start = true;
+    cfg
+}
+
+#[test]
+fn a_purchase_refused_while_the_holder_is_cut_off_succeeds_on_retry_with_the_same_key() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
+    );
+    c.partition("rumos");
+    let first = c.buy("giro", "k", &[("RU1", Some("1A"))]);
+    assert!(
+        matches!(
+            c.replies.get(&first),
+            Some(Reply::Refused(Refusal::HolderUnreachable { .. }))
+        ),
+        "{:?}",
+        c.replies.get(&first)
+    );
+    c.heal("rumos");
+    let retry = c.buy("giro", "k", &[("RU1", Some("1A"))]);
+    c.settle();
+    let t = c.node("giro").operation("k").cloned();
+    assert!(matches!(t, Some(Operation::Confirmed(_))), "{t:?}");
+    assert!(
+        c.ticket(retry).is_some() || c.node("giro").tickets().len() == 1,
+        "the retry sold the seat"
+    );
+    // The same holds after a restart: the key's final answer is the ticket.
+    c.crash("giro");
+    c.open("giro");
+    let again = c.buy("giro", "k", &[("RU1", Some("1A"))]);
+    assert!(c.ticket(again).is_some(), "{:?}", c.replies.get(&again));
+}
+
+#[test]
+fn a_silent_cut_is_noticed_within_seconds_and_its_end_at_once() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
+    );
+    c.ticks(2, 1_000);
+    assert!(c.node("giro").reachable().contains(&a("rumos")));
+    // Packets stop both ways; nobody is told of a disconnect.
+    c.silent.insert(a("rumos"));
+    let cut_at = c.now;
+    let mut noticed = None;
+    for _ in 0..10 {
+        c.tick(500);
+        if !c.node("giro").reachable().contains(&a("rumos"))
+            && !c.node("rumos").reachable().contains(&a("giro"))
+        {
+            noticed = Some(c.now - cut_at);
+            break;
+        }
+    }
+    let noticed = noticed.expect("the cut was never noticed");
+    assert!(noticed <= 5_000, "noticed after {noticed} ms");
+    let h = &c.node("giro").health()[&a("rumos")];
+    assert!(h.connected && !h.reachable, "{h:?}");
+    // A purchase that needs the cut-off holder is answered at once, not at its deadline.
+    let id = c.buy("giro", "k", &[("RU1", Some("1A"))]);
+    assert!(
+        matches!(
+            c.replies.get(&id),
+            Some(Reply::Refused(Refusal::HolderUnreachable { .. }))
+        ),
+        "{:?}",
+        c.replies.get(&id)
+    );
+    // Packets flow again: the next probe is answered and rumos counts again.
+    c.silent.clear();
+    c.tick(1_000);
+    c.tick(10);
+    assert!(c.node("giro").reachable().contains(&a("rumos")));
+    let retry = c.buy("giro", "k", &[("RU1", Some("1A"))]);
+    c.settle();
+    assert!(
+        matches!(c.node("giro").operation("k"), Some(Operation::Confirmed(_))),
+        "{:?} {:?}",
+        c.replies.get(&retry),
+        c.node("giro").operation("k")
+    );
+}
+
+#[test]
+fn a_pending_purchase_ends_when_its_holder_goes_silent() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
+    );
+    c.ticks(1, 1_000);
+    c.silent.insert(a("rumos"));
+    let id = c.buy("giro", "k", &[("RU1", Some("1A"))]);
+    assert!(!c.replies.contains_key(&id), "waits for the seat request");
+    // The purchase deadline is 3 s; the detector answers it first, before the deadline.
+    for _ in 0..8 {
+        c.tick(400);
+        if c.replies.contains_key(&id) {
+            break;
+        }
+    }
+    assert!(
+        matches!(c.replies.get(&id), Some(Reply::Refused(r)) if r.is_transient()),
+        "{:?}",
+        c.replies.get(&id)
+    );
+}
+
+/// boreal is away while rumos and giro sell each other's seats (escrow refills move tokens
+/// between them, so their events depend on each other), with tiny catch-up pages.
+#[test]
+fn a_peer_back_from_a_long_outage_catches_up_whatever_the_dependencies() {
+    let names = ["boreal", "giro", "rumos"];
+    let mut c = Cluster::new(&[]);
+    for n in names {
+        let mut cfg = Config::new(n);
+        cfg.max_events_per_sync = 3;
+        c.configs.insert(a(n), cfg);
+        c.open(n);
+    }
+    for n in names {
+        c.connect(n);
+    }
+    c.put(
+        "rumos",
+        vec![with_escrow(
+            flight("rumos", "RU1", "SSA", "BSB", 10, 20, "ABCDEF"),
+            &["giro", "boreal"],
+        )],
+    );
+    c.put(
+        "giro",
+        vec![with_escrow(
+            flight("giro", "GI1", "BSB", "REC", 12, 20, "ABCDEF"),
+            &["rumos", "boreal"],
+        )],
+    );
+    c.partition("boreal");
+    let mut sold = 0;
+    for i in 0..60 {
+        let (at, f) = if i % 2 == 0 {
+            ("giro", "RU1")
+        } else {
+            ("rumos", "GI1")
+        };
+        c.buy(at, &format!("k{i}"), &[(f, None)]);
+        c.settle();
+        c.tick(50);
+        sold += 1;
+    }
+    assert_eq!(sold, 60);
+    c.heal("boreal");
+    for _ in 0..200 {
+        c.tick(100);
+        if c.node("boreal").clock() == c.node("rumos").clock()
+            && c.node("giro").clock() == c.node("rumos").clock()
+        {
+            break;
+        }
+    }
+    assert_eq!(c.node("boreal").clock(), c.node("rumos").clock());
+    assert_eq!(c.node("boreal").tickets(), c.node("rumos").tickets());
+}
+
+#[test]
+fn a_peer_that_lost_its_disk_recovers_its_sales_from_partners_before_selling_again() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![with_escrow(
+            flight("rumos", "RU1", "SSA", "BSB", 10, 10, "ABCD"),
+            &["giro"],
+        )],
+    );
+    c.put(
+        "giro",
+        vec![flight("giro", "GI1", "BSB", "REC", 12, 5, "AB")],
+    );
+    let mut confirmed = Vec::new();
+    for i in 0..6 {
+        let f = if i % 2 == 0 { "RU1" } else { "GI1" };
+        let id = c.buy("giro", &format!("k{i}"), &[(f, None)]);
+        c.settle();
+        c.tick(10);
+        confirmed.push(c.ticket(id).expect("sold").clone());
+    }
+    let giro_seq = c.node("giro").clock().get(&a("giro"));
+    // giro's database is gone; its identity (here: its name and settings) is kept.
+    c.crash("giro");
+    std::fs::remove_file(c.path("giro")).unwrap();
+    c.configs.insert(a("giro"), recovering("giro"));
+    c.open("giro");
+    assert!(matches!(
+        c.node("giro").state(),
+        PeerState::Recovering { .. }
+    ));
+    let early = c.buy("giro", "new-0", &[("GI1", None)]);
+    assert_eq!(
+        c.replies.get(&early),
+        Some(&Reply::Refused(Refusal::Recovering)),
+        "a recovering peer sells nothing"
+    );
+    assert_eq!(
+        c.node("giro").clock().get(&a("giro")),
+        0,
+        "and writes nothing"
+    );
+    c.connect("giro");
+    c.ticks(3, 200);
+    assert_eq!(c.node("giro").state(), PeerState::Active);
+    assert_eq!(c.node("giro").clock(), c.node("rumos").clock());
+    // Every retried key answers with the ticket that was confirmed, never a new sale.
+    for (i, t) in confirmed.iter().enumerate() {
+        let f = if i % 2 == 0 { "RU1" } else { "GI1" };
+        let id = c.buy("giro", &format!("k{i}"), &[(f, None)]);
+        assert_eq!(c.ticket(id).map(|x| &x.id), Some(&t.id), "key k{i}");
+    }
+    // It sells again, numbering after its recovered history, and no seat is sold twice.
+    let id = c.buy("giro", "new-1", &[("GI1", None)]);
+    c.settle();
+    let t = c.ticket(id).expect("sells again").clone();
+    assert!(
+        t.id.as_str()
+            .starts_with(&format!("giro-{}-", giro_seq + 1)),
+        "{}",
+        t.id
+    );
+    c.ticks(2, 100);
+    let seats_giro = c.live_seats("giro");
+    assert_eq!(seats_giro, c.live_seats("rumos"));
+    assert_eq!(seats_giro.len(), confirmed.len() + 1);
+    assert!(c.node("rumos").equivocations().0.is_empty());
+}
+
+#[test]
+fn a_fresh_network_starts_selling_without_partners() {
+    let mut c = Cluster::new(&[]);
+    let mut cfg = recovering("rumos");
+    cfg.fresh_network = true;
+    c.configs.insert(a("rumos"), cfg);
+    c.open("rumos");
+    assert_eq!(c.node("rumos").state(), PeerState::Active);
+    // Without the assertion, an empty store waits for a partner however long it takes.
+    c.configs.insert(a("giro"), recovering("giro"));
+    c.open("giro");
+    c.ticks(30, 1_000);
+    assert!(matches!(
+        c.node("giro").state(),
+        PeerState::Recovering { .. }
+    ));
+}
+
+#[test]
+fn two_events_under_one_number_are_detected_and_the_second_is_refused() {
+    let mut c = Cluster::new(&["boreal", "giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
+    );
+    c.buy("rumos", "k1", &[("RU1", None)]);
+    c.settle();
+    let seq = c.node("rumos").clock().get(&a("rumos"));
+    let mut twin = c
+        .node("rumos")
+        .store()
+        .events(&a("rumos"), seq, seq, 1)
+        .unwrap()
+        .pop()
+        .unwrap();
+    twin.tickets[0].passenger = "Someone Else".into();
+    let before = c.node("giro").tickets().clone();
+    c.input(
+        &a("giro"),
+        Input::Message {
+            from: a("boreal"),
+            msg: Message::Events {
+                events: vec![twin.clone()],
+            },
+        },
+    );
+    let (seen, count) = c.node("giro").equivocations();
+    assert_eq!(count, 1);
+    assert_eq!((seen[0].origin.as_str(), seen[0].seq), ("rumos", seq));
+    assert_eq!(
+        c.node("giro").tickets(),
+        &before,
+        "nothing of the second event applied"
+    );
+    assert_eq!(c.node("giro").state(), PeerState::Active);
+    // The airline whose number was written twice stops selling: it is not alone.
+    c.input(
+        &a("rumos"),
+        Input::Message {
+            from: a("giro"),
+            msg: Message::Events { events: vec![twin] },
+        },
+    );
+    assert!(matches!(c.node("rumos").state(), PeerState::Halted { .. }));
+    let id = c.buy("rumos", "k2", &[("RU1", None)]);
+    assert!(matches!(
+        c.replies.get(&id),
+        Some(Reply::Refused(Refusal::Halted { .. }))
+    ));
+}
+
+#[test]
+fn a_wall_clock_stepped_back_keeps_every_timer_bounded() {
+    let mut c = Cluster::new(&["rumos"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
+    );
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let tick = node.config().tick_ms;
+    let back = T0 - 3_600_000;
+    let out = node.handle(Input::Timer(Timer::Tick), back);
+    let at = out
+        .iter()
+        .find_map(|o| match o {
+            Output::SetTimer {
+                at,
+                timer: Timer::Tick,
+            } => Some(*at),
+            _ => None,
+        })
+        .expect("the next tick");
+    assert_eq!(
+        at - back,
+        tick,
+        "the next tick is one tick away on the caller's clock"
+    );
+}
+
+#[test]
+fn checking_out_a_cart_whose_seat_was_sold_after_a_clock_step_is_a_refusal() {
+    let mut c = Cluster::new(&["rumos"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 1, "A")],
+    );
+    let hold = c.request(
+        "rumos",
+        Request::Hold(HoldRequest {
+            hold_id: "cart".into(),
+            account: None,
+            legs: vec![LegRequest {
+                flight: "RU1".into(),
+                seat: Some("1A".into()),
+            }],
+            expires: c.now + 1_000,
+        }),
+    );
+    assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
+    // The cart lapses (its timer has not fired yet) and another traveler buys the seat.
+    c.now += 2_000;
+    let other = c.buy("rumos", "other", &[("RU1", Some("1A"))]);
+    assert!(c.ticket(other).is_some(), "{:?}", c.replies.get(&other));
+    // The wall clock steps back; the cart looks valid again by the clock.
+    c.now -= 1_500;
+    let id = c.request(
+        "rumos",
+        Request::Purchase(PurchaseRequest {
+            key: "checkout".into(),
+            passenger: "Ana".into(),
+            account: None,
+            legs: vec![LegRequest {
+                flight: "RU1".into(),
+                seat: None,
+            }],
+            hold_id: Some("cart".into()),
+        }),
+    );
+    assert!(
+        matches!(c.replies.get(&id), Some(Reply::Refused(_))),
+        "{:?}",
+        c.replies.get(&id)
+    );
+    assert_eq!(c.live_seats("rumos").len(), 1, "the seat is sold once");
+}
