@@ -43,6 +43,15 @@ pub struct PeerArgs {
     /// Period of the node's anti-entropy tick in ms (clock exchange, retries).
     #[arg(long, default_value_t = 1000)]
     tick_ms: i64,
+    /// Assert that no partner holds events of this airline (the very first start of a new
+    /// network): an empty data folder then sells at once instead of waiting to be caught up
+    /// by a partner. Never use it for a peer whose data folder was lost or restored.
+    #[arg(long, env = "PASSCOM_FRESH_NETWORK")]
+    fresh_network: bool,
+    /// A partner that has not answered the failure detector's probe for this long (ms) is
+    /// treated as unreachable.
+    #[arg(long, env = "PASSCOM_SUSPECT_AFTER_MS", default_value_t = 3000)]
+    suspect_after_ms: i64,
     /// Do not run a peer: exit 0 if the peer at --http answers GET /api/health with 2xx, else
     /// 1 (for a container healthcheck without curl).
     #[arg(long)]
@@ -129,6 +138,11 @@ pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
     cfg.escrow_share = args.escrow_share;
     cfg.demo_catalog = args.demo_catalog;
     cfg.node.tick_ms = args.tick_ms.max(50);
+    // Every start recovers from partners first: the data folder may have been lost or
+    // restored from a backup, and selling before hearing them could reuse a sequence number.
+    cfg.node.recover_at_start = true;
+    cfg.node.fresh_network = args.fresh_network;
+    cfg.node.suspect_after_ms = args.suspect_after_ms.max(cfg.node.tick_ms);
     let rt = runtime()?;
     rt.block_on(async move {
         let handle = passcom_net::start(cfg).await.map_err(|e| e.to_string())?;
@@ -267,6 +281,9 @@ pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
                 .collect();
             cfg.escrow_share = args.escrow_share;
             cfg.demo_catalog = true;
+            // The demo's three peers start together; a new data folder is a new network.
+            cfg.node.recover_at_start = true;
+            cfg.node.fresh_network = !data.join("passcom.redb").exists();
             let started = match passcom_net::start(cfg).await {
                 Ok(h) => serve_http(&h, &format!("127.0.0.1:{http}"), data)
                     .await

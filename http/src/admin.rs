@@ -123,9 +123,46 @@ pub struct HandoverDto {
     pub since: Millis,
 }
 
+/// What the failure detector knows of one partner.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PeerHealthDto {
+    /// The partner's airline.
+    pub airline: String,
+    /// The transport reports a connection.
+    pub connected: bool,
+    /// Connected and answering probes: this peer counts on it.
+    pub reachable: bool,
+    /// Milliseconds since an answer of it last arrived; absent if none since start.
+    pub last_heard_ms_ago: Option<i64>,
+}
+
+/// Two different events seen under one origin and sequence number.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct EquivocationDto {
+    /// The origin that wrote both.
+    pub origin: String,
+    /// The sequence number written twice.
+    pub seq: u64,
+    /// The partner that delivered the second one (refused).
+    pub delivered_by: String,
+}
+
 /// The peer's state for operators.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct StatusDto {
+    /// `active` (selling), `recovering` (fetching its history from partners before it sells)
+    /// or `halted` (another process writes under its identity).
+    pub state: String,
+    /// Why it is halted, or which partners have caught it up while recovering.
+    pub state_detail: Option<String>,
+    /// Every partner seen since start, as the failure detector sees it.
+    pub peers: Vec<PeerHealthDto>,
+    /// Equivocations seen since start (two events under one number), in all.
+    pub equivocations: u64,
+    /// The first equivocations seen.
+    pub equivocation_list: Vec<EquivocationDto>,
+    /// Unsold seats of upcoming flights held by partners unreachable now, by holder.
+    pub stranded_seats: BTreeMap<String, u64>,
     /// This peer's airline.
     pub airline: String,
     /// Its libp2p peer id.
@@ -202,6 +239,49 @@ pub async fn status(
     }
     let net = s.backend.status();
     let now = s.backend.now();
+    let (state, state_detail, peers, equivocations, equivocation_list, stranded_seats) =
+        read(&*s.backend, |n| {
+            let (state, detail) = match n.state() {
+                passcom_node::PeerState::Active => ("active", None),
+                passcom_node::PeerState::Recovering { caught_up_with, .. } => (
+                    "recovering",
+                    Some(format!(
+                        "caught up by: {}",
+                        caught_up_with
+                            .iter()
+                            .map(|a| a.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                ),
+                passcom_node::PeerState::Halted { reason } => ("halted", Some(reason)),
+            };
+            let peers = n
+                .health()
+                .into_iter()
+                .map(|(a, h)| PeerHealthDto {
+                    airline: a.to_string(),
+                    connected: h.connected,
+                    reachable: h.reachable,
+                    last_heard_ms_ago: h.last_heard.map(|t| (now - t).max(0)),
+                })
+                .collect::<Vec<_>>();
+            let (list, count) = n.equivocations();
+            let list = list
+                .iter()
+                .map(|e| EquivocationDto {
+                    origin: e.origin.to_string(),
+                    seq: e.seq,
+                    delivered_by: e.delivered_by.to_string(),
+                })
+                .collect::<Vec<_>>();
+            let stranded = n
+                .stranded_seats(now)
+                .into_iter()
+                .map(|(a, c)| (a.to_string(), c))
+                .collect::<BTreeMap<_, _>>();
+            (state.to_owned(), detail, peers, count, list, stranded)
+        });
     let (pools, handovers, holds, pending, tickets_known) = read(&*s.backend, |n| {
         let mut upcoming: Vec<&Flight> = n
             .catalog()
@@ -249,6 +329,12 @@ pub async fn status(
         )
     });
     Ok(axum::Json(StatusDto {
+        state,
+        state_detail,
+        peers,
+        equivocations,
+        equivocation_list,
+        stranded_seats,
         airline: net.airline.to_string(),
         peer_id: net.peer_id,
         listen: net.listen,

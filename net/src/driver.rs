@@ -78,9 +78,11 @@ pub(crate) struct Driver {
     /// Callers waiting for the reply of a request, by id. Bounded by the request queue and the
     /// node's purchase deadline: every request is answered or times out at the caller.
     waiting: HashMap<RequestId, oneshot::Sender<Reply>>,
-    /// Timers by (when, which); `timer_at` keeps one entry per distinct timer.
-    timers: BTreeSet<(Millis, Timer)>,
-    timer_at: BTreeMap<Timer, Millis>,
+    /// Timers by (when, which) on the monotonic clock; `timer_at` keeps one entry per
+    /// distinct timer. The node's `at` is turned into a duration when the timer is set, so a
+    /// wall clock that steps afterwards neither delays nor hastens it.
+    timers: BTreeSet<(Instant, Timer)>,
+    timer_at: BTreeMap<Timer, Instant>,
     /// Airline of every peer identified since start (kept after a disconnect, to recognise it
     /// when it comes back and to attribute gossip it authored).
     airline_of: HashMap<PeerId, AirlineId>,
@@ -169,7 +171,7 @@ impl Driver {
         maintain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let mut g = Gathered::default();
-            let next_timer = self.timers.first().map(|(at, _)| instant_of(*at));
+            let next_timer = self.timers.first().map(|(at, _)| *at);
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Shutdown(ack)) => {
@@ -203,7 +205,7 @@ impl Driver {
                     }
                 },
                 _ = tokio::time::sleep_until(next_timer.unwrap_or_else(Instant::now)), if next_timer.is_some() => {
-                    let now = now_ms();
+                    let now = Instant::now();
                     while let Some((at, _)) = self.timers.first() {
                         if *at > now { break; }
                         let (_, timer) = self.timers.pop_first().expect("checked");
@@ -272,6 +274,7 @@ impl Driver {
                 Output::Send { to, msg } => self.send(&to, msg),
                 Output::Broadcast(msg) => self.broadcast(msg),
                 Output::SetTimer { at, timer } => {
+                    let at = instant_of(at);
                     // One pending instance per timer: keep the earlier.
                     match self.timer_at.get(&timer) {
                         Some(old) if *old <= at => {}
@@ -817,7 +820,8 @@ impl Driver {
     }
 }
 
-/// The tokio instant of a wall-clock time in ms (now if it is past).
+/// The monotonic instant of a wall-clock time in ms (now if it is past), read once, when the
+/// timer is set.
 fn instant_of(at: Millis) -> Instant {
     let delta = (at - now_ms()).max(0) as u64;
     Instant::now() + Duration::from_millis(delta)

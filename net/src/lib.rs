@@ -352,7 +352,29 @@ pub async fn start(cfg: PeerConfig) -> Result<PeerHandle, NetError> {
     tokio::spawn(driver.run());
 
     if cfg.demo_catalog {
-        load_demo_catalog(&handle, cfg.escrow_share).await?;
+        let active = |h: &PeerHandle| {
+            h.is_running() && h.read(|n| n.state() == passcom_node::PeerState::Active)
+        };
+        if active(&handle) {
+            load_demo_catalog(&handle, cfg.escrow_share).await?;
+        } else {
+            // A recovering peer writes nothing until its partners have caught it up (its
+            // flights may well come back from them): load the demo catalog once it is active,
+            // if it is still missing then.
+            let h = handle.clone();
+            let share = cfg.escrow_share;
+            tokio::spawn(async move {
+                while h.is_running() {
+                    if active(&h) {
+                        if let Err(e) = load_demo_catalog(&h, share).await {
+                            tracing::error!(error = %e, "the demo catalog was not loaded");
+                        }
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+        }
     }
     Ok(handle)
 }

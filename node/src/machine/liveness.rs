@@ -44,6 +44,27 @@ impl Node {
             .collect()
     }
 
+    /// Unsold seats of upcoming flights whose token is with a partner that cannot be reached
+    /// now, by holder: what a peer gone for good takes out of sale until it returns.
+    pub fn stranded_seats(&self, now: Millis) -> BTreeMap<AirlineId, u64> {
+        let mut out: BTreeMap<AirlineId, u64> = BTreeMap::new();
+        for f in self
+            .catalog
+            .flights()
+            .filter(|f| !f.cancelled && f.departure > now)
+        {
+            for (_, t) in self.seats_of(f) {
+                if let Some(h) = t.seller_now(now)
+                    && h != &self.cfg.airline
+                    && !self.reachable.contains(h)
+                {
+                    *out.entry(h.clone()).or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
     pub(super) fn on_connected(&mut self, peer: AirlineId, now: Millis) {
         if peer == self.cfg.airline {
             return;
