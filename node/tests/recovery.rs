@@ -400,3 +400,37 @@ fn checking_out_a_cart_whose_seat_was_sold_after_a_clock_step_is_a_refusal() {
     );
     assert_eq!(c.live_seats("rumos").len(), 1, "the seat is sold once");
 }
+
+#[test]
+fn a_forged_event_under_our_own_name_is_rejected_and_does_not_halt_us() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new("rumos");
+    cfg.signing_key = Some([1; 32]);
+    cfg.require_signatures = true;
+    let store = Store::open(&dir.path().join("rumos.redb")).unwrap();
+    let (mut node, _) = Node::open(cfg, store, T0).unwrap();
+    let forged = Event {
+        origin: a("rumos"),
+        seq: 1,
+        tokens: Vec::new(),
+        tickets: Vec::new(),
+        catalog: Vec::new(),
+        signature: vec![7; 64],
+    };
+    let out = node.handle(
+        Input::Message {
+            from: a("giro"),
+            msg: Message::Events {
+                events: vec![forged],
+            },
+        },
+        T0,
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Rejected { from, .. } if from.as_str() == "giro")),
+        "{out:?}"
+    );
+    assert_eq!(node.state(), PeerState::Active, "a forgery proves no twin");
+    assert_eq!(node.clock().get(&a("rumos")), 0);
+}

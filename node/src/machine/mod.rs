@@ -1722,11 +1722,6 @@ impl Node {
         let mut gap = false;
         for ev in events {
             let have = self.clock.get(&ev.origin);
-            if ev.seq <= have {
-                self.check_equivocation(&ev, from);
-            } else if ev.origin == self.cfg.airline && !self.own_event_welcome(&ev) {
-                continue;
-            }
             // The planted bug: a duplicate or catch-up copy of an applied event is merged again,
             // and its older token versions win over the newer ones already here.
             #[cfg(feature = "planted-bugs")]
@@ -1742,11 +1737,12 @@ impl Node {
                 }
             }
             if ev.seq <= have {
+                self.check_equivocation(&ev, from);
                 continue;
             }
             if let Some(d) = self.deferred.get(&(ev.origin.clone(), ev.seq)) {
                 if d.event.signed_bytes() != ev.signed_bytes() {
-                    self.note_equivocation(&ev.origin, ev.seq, from);
+                    self.second_version(&ev, from);
                 }
                 continue;
             }
@@ -1762,6 +1758,9 @@ impl Node {
                     continue;
                 }
             };
+            if ev.origin == self.cfg.airline && !self.own_event_welcome(&ev) {
+                continue;
+            }
             if ev.seq > have + 1 {
                 gap = true;
             }
@@ -1787,7 +1786,7 @@ impl Node {
     /// Checks an event's signature against its origin's key: `Ok(true)` when valid,
     /// `Ok(false)` when the key is not known yet (or signatures are not required), and the
     /// reason to reject it otherwise.
-    fn check_signature(&self, ev: &Event) -> Result<bool, String> {
+    pub(super) fn check_signature(&self, ev: &Event) -> Result<bool, String> {
         let origin = &ev.origin;
         if origin == &self.cfg.airline {
             // Our own history coming back from partners (after a lost disk, say) is taken only

@@ -180,7 +180,7 @@ impl Node {
         }
     }
 
-    /// `ev` has a number we already applied: if our copy differs, it is an equivocation.
+    /// `ev` has a number we already applied: if our copy differs, it is a second version.
     pub(super) fn check_equivocation(&mut self, ev: &Event, from: &AirlineId) {
         let ours = match self.store.events(&ev.origin, ev.seq, ev.seq, 1) {
             Ok(mut v) => v.pop(),
@@ -189,7 +189,21 @@ impl Node {
         if let Some(ours) = ours
             && ours.signed_bytes() != ev.signed_bytes()
         {
-            self.note_equivocation(&ev.origin, ev.seq, from);
+            self.second_version(ev, from);
+        }
+    }
+
+    /// A second, different event under a number we already have. Only one signed by its
+    /// origin proves an equivocation; a forgery is rejected like any other, and one whose
+    /// origin's key is unknown proves nothing and is dropped.
+    pub(super) fn second_version(&mut self, ev: &Event, from: &AirlineId) {
+        match self.check_signature(ev) {
+            Ok(true) => self.note_equivocation(&ev.origin, ev.seq, from),
+            Ok(false) => {}
+            Err(reason) => self.out.push(crate::model::Output::Rejected {
+                from: from.clone(),
+                reason,
+            }),
         }
     }
 
