@@ -47,6 +47,7 @@ fn check_own_history(node: &Node, key: &VerifyingKey) {
     let mine: Vec<_> = node
         .events_missing_from(&Default::default(), usize::MAX)
         .expect("the in-memory log reads")
+        .0
         .into_iter()
         .filter(|e| e.origin == me)
         .collect();

@@ -283,7 +283,7 @@ pub fn record_exchange() -> Vec<Recorded> {
 pub fn events_of(record: &[Recorded], origin: &str) -> Vec<passcom_node::Event> {
     let mut out: BTreeMap<u64, passcom_node::Event> = BTreeMap::new();
     for r in record {
-        if let Message::Events { events } = &r.msg {
+        if let Message::Events { events } | Message::Page { events, .. } = &r.msg {
             for e in events.iter().filter(|e| e.origin.as_str() == origin) {
                 out.insert(e.seq, e.clone());
             }

@@ -61,7 +61,7 @@ fn main() {
             twice.extend_from_slice(&bytes);
             add("node_message", kind, twice);
         }
-        if let Message::Events { events } = &r.msg {
+        if let Message::Events { events } | Message::Page { events, .. } = &r.msg {
             for ev in events.iter().filter(|e| !e.catalog.is_empty()) {
                 // Raw mode (even first byte): the changes as the event carried them.
                 let mut raw = vec![0u8];
