@@ -123,8 +123,10 @@ const DEFAULT_LOG_FILTER: &str =
 fn init_logs(opt: LogOpt) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colours only on a terminal, not in files or `docker logs`.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match opt.log_format {
         LogFormat::Text => logs.try_init(),
