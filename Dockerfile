@@ -1,12 +1,13 @@
-# The passcom peer in an image built FROM scratch: no registry is needed to build it.
-# Build the static binary first (scripts/docker-build does both steps):
+# The passcom peer in an image built FROM scratch around a statically linked, stripped
+# binary built on the host: no registry is needed. scripts/docker-build does both steps:
 #   RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked \
 #     --target x86_64-unknown-linux-gnu -p passcom
-#   cp target/x86_64-unknown-linux-gnu/release/passcom docker/passcom
-#   docker build -t passcom:latest docker/ -f Dockerfile
+#   strip -o docker/passcom target/x86_64-unknown-linux-gnu/release/passcom
+#   docker build -t passcom:latest -f Dockerfile docker/
+# Where a registry is reachable, Dockerfile.build does the same from source in a builder stage.
 FROM scratch
 COPY passcom /passcom
-EXPOSE 7000 8080
+EXPOSE 7000 8081
 VOLUME ["/data"]
 ENTRYPOINT ["/passcom"]
 CMD ["--help"]

@@ -67,8 +67,34 @@ def sh(*args, check=True, quiet=False):
     return r.stdout
 
 
+def compose_command():
+    """Docker Compose as installed: the v2 plugin (`docker compose`) or v1 (`docker-compose`);
+    PASSCOM_COMPOSE (such as "docker-compose") chooses one."""
+    import os
+    import shutil
+    chosen = os.environ.get("PASSCOM_COMPOSE")
+    if chosen:
+        return chosen.split()
+    try:
+        r = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if r.returncode == 0:
+            return ["docker", "compose"]
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise SystemExit("chaos: neither `docker compose` nor `docker-compose` is installed")
+
+
+COMPOSE = None
+
+
 def compose(*args, check=True):
-    return sh("docker-compose", "-p", PROJECT, *args, check=check)
+    global COMPOSE
+    if COMPOSE is None:
+        COMPOSE = compose_command()
+        log(f"compose: {' '.join(COMPOSE)}")
+    return sh(*COMPOSE, "-p", PROJECT, *args, check=check)
 
 
 def wait_until(what, cond, timeout):
@@ -245,7 +271,7 @@ def main():
     report = {"partitions": 0, "kills": 0, "convergence_s": [], "availability_partitioned": []}
     compose("down", "-v", check=False)
     try:
-        compose("up", "-d")
+        compose("up", "-d", "--no-build")
         for p, port in PEERS.items():
             wait_until(f"{p} healthy", lambda port=port: http(port, "GET", "/api/health")[0] == 200, 120)
         admin = {p: operator_token(p) for p in PEERS}

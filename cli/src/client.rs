@@ -2,7 +2,8 @@
 //! and the operator's status, partition, heal and catalog edits.
 //!
 //! Every command prints a readable table by default and the API's JSON with `--json`; an
-//! error is one line on stderr (the API's problem detail, which says what to fix) and a
+//! error is one line on stderr (the API's problem detail, which says what to fix), or with
+//! `--json` one problem object on stderr (at least `reason`, `detail`, `title`), and a
 //! non-zero exit.
 
 use serde_json::{Value, json};
@@ -10,11 +11,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The client commands' default `--url`: the address `passcom peer` listens on by default
+/// ([`crate::peer::DEFAULT_HTTP_ADDR`]) and the demo's rumos.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8081";
+
 /// Where the peer is and how to print.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Conn {
     /// Base URL of the peer's HTTP API.
-    #[arg(long, env = "PASSCOM_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(long, env = "PASSCOM_URL", default_value = DEFAULT_URL)]
     url: String,
     /// Print the API's JSON answer instead of a table (for scripts).
     #[arg(long)]
@@ -40,6 +45,117 @@ pub struct AdminOpt {
     data: Option<PathBuf>,
 }
 
+/// The orders `passcom routes --sort` offers (the API's `sort` parameter).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// Cheapest first.
+    Price,
+    /// Shortest total travel time first.
+    Duration,
+    /// Fewest legs first.
+    Legs,
+}
+
+impl Sort {
+    /// The value of the API's `sort` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Price => "price",
+            Sort::Duration => "duration",
+            Sort::Legs => "legs",
+        }
+    }
+}
+
+/// A failed client command: what `passcom` prints on stderr before it exits non-zero.
+///
+/// Without `--json` it is one line ([`std::fmt::Display`]); with `--json` it is one JSON
+/// object ([`Failure::to_json`]): the API's problem document when the peer refused, or a
+/// problem of the same shape made here (peer unreachable, not logged in, bad argument).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// HTTP status of the peer's answer; `None` when the failure happened before an answer.
+    pub status: Option<u16>,
+    /// A stable machine-readable word, such as `holder_unreachable` or `unreachable`.
+    pub reason: String,
+    /// What went wrong and what to do.
+    pub detail: String,
+    /// The other fields of the JSON form: the API's problem document when there was one
+    /// (`type`, `title`, `status`…), and extras such as `idempotency_key` or `retry_after`.
+    pub fields: serde_json::Map<String, Value>,
+    /// What the one-line form adds after the detail (such as a retry hint).
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    /// A failure found by the CLI itself (no answer from the peer): `reason` is a stable word,
+    /// `detail` says what to do.
+    pub fn local(reason: &str, detail: impl Into<String>) -> Failure {
+        let title = match reason {
+            "unreachable" => "Peer unreachable",
+            "not_logged_in" => "Not logged in",
+            "no_operator_token" => "Operator token needed",
+            "no_password" => "Password needed",
+            "invalid_argument" => "Invalid argument",
+            _ => "Command failed",
+        };
+        let mut fields = serde_json::Map::new();
+        fields.insert("title".into(), json!(title));
+        Failure {
+            status: None,
+            reason: reason.to_owned(),
+            detail: detail.into(),
+            fields,
+            hint: None,
+        }
+    }
+
+    /// Adds `key: value` to the JSON form.
+    pub fn with(mut self, key: &str, value: Value) -> Failure {
+        self.fields.insert(key.to_owned(), value);
+        self
+    }
+
+    /// The problem object printed on stderr under `--json`: the API's problem document (RFC
+    /// 9457 fields and `reason`) when there was one, else one made here with `type`, `title`,
+    /// `reason` and `detail`; plus the extra fields.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.fields.clone();
+        v.entry("type")
+            .or_insert_with(|| json!(format!("urn:passcom:problem:cli:{}", self.reason)));
+        v.entry("title").or_insert_with(|| json!("Refused"));
+        if let Some(st) = self.status {
+            v.entry("status").or_insert_with(|| json!(st));
+        }
+        v.insert("reason".into(), json!(self.reason));
+        v.insert("detail".into(), json!(self.detail));
+        Value::Object(v)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(st) = self.status {
+            let name = ureq::http::StatusCode::from_u16(st)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .unwrap_or("");
+            write!(f, "{st} {name}: ")?;
+        }
+        write!(f, "{}", self.detail)?;
+        if let Some(h) = &self.hint {
+            write!(f, " {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<String> for Failure {
+    fn from(detail: String) -> Failure {
+        Failure::local("invalid_argument", detail)
+    }
+}
+
 /// Client subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum ClientCommand {
@@ -56,9 +172,9 @@ pub enum ClientCommand {
         /// Most legs per itinerary (1 to 5).
         #[arg(long, default_value_t = 3)]
         max_legs: u32,
-        /// Order: price, duration or legs.
-        #[arg(long, default_value = "price")]
-        sort: String,
+        /// Order of the itineraries.
+        #[arg(long, value_enum, default_value_t = Sort::Price)]
+        sort: Sort,
         /// Most itineraries to show (1 to 100).
         #[arg(long, default_value_t = 10)]
         limit: u32,
@@ -216,11 +332,50 @@ pub enum FlightsCommand {
     },
 }
 
-/// Runs a client command.
+impl ClientCommand {
+    /// Whether the command was given `--json` (so a failure is printed as JSON too).
+    pub fn json(&self) -> bool {
+        match self {
+            ClientCommand::Routes { conn, .. }
+            | ClientCommand::Signup { conn, .. }
+            | ClientCommand::Login { conn, .. }
+            | ClientCommand::Logout { conn, .. }
+            | ClientCommand::Buy { conn, .. }
+            | ClientCommand::Tickets { conn, .. }
+            | ClientCommand::Cancel { conn, .. }
+            | ClientCommand::Status { conn, .. }
+            | ClientCommand::Partition { conn, .. }
+            | ClientCommand::Heal { conn, .. }
+            | ClientCommand::Flights(FlightsCommand::Add { conn, .. }) => conn.json,
+        }
+    }
+}
+
+/// Runs a client command and prints its failure, if any, on stderr: one line saying what went
+/// wrong and what to do (the API's problem detail, or why the peer could not be reached), or
+/// under `--json` one problem object ([`Failure::to_json`]).
 ///
-/// Errors: one line saying what went wrong and what to do (the API's problem detail, or why
-/// the peer could not be reached).
+/// Returns success, or failure after printing why. Errors: none (every failure is printed
+/// here, so that `--json` applies to it).
 pub fn run(cmd: ClientCommand) -> Result<ExitCode, String> {
+    let json = cmd.json();
+    match execute(cmd) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(f) => {
+            let line = if json {
+                f.to_json().to_string()
+            } else {
+                format!("passcom: {f}")
+            };
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Runs a client command; its output goes to stdout.
+fn execute(cmd: ClientCommand) -> Result<(), Failure> {
     match cmd {
         ClientCommand::Routes {
             from,
@@ -235,7 +390,7 @@ pub fn run(cmd: ClientCommand) -> Result<ExitCode, String> {
                 "/api/routes?from={}&to={}&max_legs={max_legs}&sort={}&limit={limit}",
                 enc(&from),
                 enc(&to),
-                enc(&sort)
+                sort.as_str()
             );
             if let Some(d) = date {
                 q.push_str(&format!("&date={}", enc(&d)));
@@ -323,7 +478,13 @@ pub fn run(cmd: ClientCommand) -> Result<ExitCode, String> {
                     Some(&body),
                     &[("Idempotency-Key", &key)],
                 )
-                .map_err(|e| format!("{e} [retry safely with --key {key}]"))?;
+                .map_err(|mut f| {
+                    f.hint = Some(format!(
+                        "{}[retry safely with --key {key}]",
+                        f.hint.take().map(|h| format!("{h} ")).unwrap_or_default()
+                    ));
+                    f.with("idempotency_key", json!(key))
+                })?;
             out(&conn, &t, || {
                 let mut s = format!(
                     "bought ticket {} for {} · {} · sold by {} (key {key})\n",
@@ -445,7 +606,7 @@ pub fn run(cmd: ClientCommand) -> Result<ExitCode, String> {
             });
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// A blocking client of one peer's API.
@@ -470,14 +631,14 @@ impl Api {
         }
     }
 
-    /// Calls the API; returns the JSON body (Null when empty), or the problem as one line.
+    /// Calls the API; returns the JSON body (Null when empty), or the problem.
     fn call(
         &self,
         method: &str,
         path: &str,
         body: Option<&Value>,
         headers: &[(&str, &str)],
-    ) -> Result<Value, String> {
+    ) -> Result<Value, Failure> {
         let url = format!("{}{path}", self.base);
         let mut req = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = &self.token {
@@ -491,18 +652,21 @@ impl Api {
                 let req = req
                     .header("Content-Type", "application/json")
                     .body(b.to_string())
-                    .map_err(|e| format!("bad request to {url}: {e}"))?;
+                    .map_err(|e| format!("bad request to {url}: {e}; check --url"))?;
                 self.agent.run(req)
             }
             None => self.agent.run(
                 req.body(())
-                    .map_err(|e| format!("bad request to {url}: {e}"))?,
+                    .map_err(|e| format!("bad request to {url}: {e}; check --url"))?,
             ),
         };
         let mut resp = result.map_err(|e| {
-            format!(
-                "cannot reach the peer at {} ({e}); is it running? set --url",
-                self.base
+            Failure::local(
+                "unreachable",
+                format!(
+                    "cannot reach the peer at {} ({e}); is it running? set --url",
+                    self.base
+                ),
             )
         })?;
         let status = resp.status();
@@ -511,10 +675,12 @@ impl Api {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| format!("the peer's answer could not be read: {e}"))?;
+        let text = resp.body_mut().read_to_string().map_err(|e| {
+            Failure::local(
+                "unreachable",
+                format!("the peer's answer could not be read: {e}; retry"),
+            )
+        })?;
         if status.is_success() {
             return Ok(if text.is_empty() {
                 Value::Null
@@ -527,18 +693,36 @@ impl Api {
             .as_str()
             .map(str::to_owned)
             .unwrap_or_else(|| text.trim().to_owned());
-        let mut line = format!(
-            "{} {}: {detail}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        );
+        let mut hints = Vec::new();
+        let mut fields = match problem {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
         if let Some(r) = retry {
-            line.push_str(&format!(" (retry in {r} s)"));
+            hints.push(format!("(retry in {r} s)"));
+            fields.insert(
+                "retry_after".into(),
+                r.parse::<u64>().map(Value::from).unwrap_or(json!(r)),
+            );
         }
         if status.as_u16() == 401 && path.starts_with("/api/") {
-            line.push_str(" — run `passcom login`");
+            hints.push("— run `passcom login`".into());
         }
-        Err(line)
+        let reason = fields
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("http_{}", status.as_u16()));
+        if let Some(name) = status.canonical_reason() {
+            fields.entry("title").or_insert_with(|| json!(name));
+        }
+        Err(Failure {
+            status: Some(status.as_u16()),
+            reason,
+            detail,
+            fields,
+            hint: (!hints.is_empty()).then(|| hints.join(" ")),
+        })
     }
 }
 
@@ -563,18 +747,35 @@ fn random_key() -> String {
     format!("cli-{ns:x}-{:x}", std::process::id())
 }
 
-fn password_or_stdin(p: Option<String>) -> Result<String, String> {
-    if let Some(p) = p {
+/// The password: `given` (from `--password` or `PASSCOM_PASSWORD`), else asked for on the
+/// terminal without echo when stdin is one, else the first line of stdin (piped).
+fn password_or_stdin(given: Option<String>) -> Result<String, Failure> {
+    if let Some(p) = given {
         return Ok(p);
     }
-    eprint!("password: ");
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    use std::io::IsTerminal;
+    let p = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("password: ").map_err(|e| {
+            Failure::local(
+                "no_password",
+                format!("cannot read the password from the terminal: {e}"),
+            )
+        })?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| {
+            Failure::local(
+                "no_password",
+                format!("cannot read the password from stdin: {e}"),
+            )
+        })?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
     if p.is_empty() {
-        return Err("no password given; pass --password or set PASSCOM_PASSWORD".into());
+        return Err(Failure::local(
+            "no_password",
+            "no password given; type it when asked, pipe it on stdin, pass --password or set PASSCOM_PASSWORD",
+        ));
     }
     Ok(p)
 }
@@ -613,30 +814,37 @@ fn save_session(opt: &SessionOpt, url: &str, s: &Value) -> Result<PathBuf, Strin
     Ok(path)
 }
 
-fn load_session(opt: &SessionOpt, url: &str) -> Result<String, String> {
+fn load_session(opt: &SessionOpt, url: &str) -> Result<String, Failure> {
     let path = session_path(opt)?;
+    let not_in = |detail: String| Failure::local("not_logged_in", detail);
     let text = std::fs::read_to_string(&path).map_err(|_| {
-        format!(
+        not_in(format!(
             "not logged in (no session in {}); run `passcom login`",
             path.display()
-        )
+        ))
     })?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|_| format!("{} is damaged; run `passcom login`", path.display()))?;
+    let v: Value = serde_json::from_str(&text).map_err(|_| {
+        not_in(format!(
+            "{} is damaged; run `passcom login`",
+            path.display()
+        ))
+    })?;
     if v["url"].as_str() != Some(url) {
-        return Err(format!(
+        return Err(not_in(format!(
             "the session in {} is for {}; run `passcom login --url {url}` or pass --session",
             path.display(),
             v["url"].as_str().unwrap_or("another peer")
-        ));
+        )));
     }
-    v["token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{} has no token; run `passcom login`", path.display()))
+    v["token"].as_str().map(str::to_owned).ok_or_else(|| {
+        not_in(format!(
+            "{} has no token; run `passcom login`",
+            path.display()
+        ))
+    })
 }
 
-fn admin_token(opt: &AdminOpt) -> Result<String, String> {
+fn admin_token(opt: &AdminOpt) -> Result<String, Failure> {
     if let Some(t) = &opt.admin_token {
         return Ok(t.trim().to_owned());
     }
@@ -645,13 +853,19 @@ fn admin_token(opt: &AdminOpt) -> Result<String, String> {
         return std::fs::read_to_string(&p)
             .map(|t| t.trim().to_owned())
             .map_err(|e| {
-                format!(
-                    "cannot read {}: {e}; is --data the peer's data folder?",
-                    p.display()
+                Failure::local(
+                    "no_operator_token",
+                    format!(
+                        "cannot read {}: {e}; is --data the peer's data folder?",
+                        p.display()
+                    ),
                 )
             });
     }
-    Err("this is an operator command: pass --admin-token, set PASSCOM_ADMIN_TOKEN, or pass --data DIR".into())
+    Err(Failure::local(
+        "no_operator_token",
+        "this is an operator command: pass --admin-token, set PASSCOM_ADMIN_TOKEN, or pass --data DIR",
+    ))
 }
 
 fn out(conn: &Conn, v: &Value, text: impl FnOnce() -> String) {

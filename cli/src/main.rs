@@ -8,7 +8,7 @@ mod client;
 mod peer;
 mod simulate;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Passcom sells airline tickets over a peer-to-peer network of airlines, and never sells a
@@ -32,6 +32,14 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Measure throughput and latency, each next to its reference, and print the report.
     Bench(bench::BenchArgs),
+    /// Print the shell completion script for SHELL on stdout.
+    #[command(
+        after_help = "Example: passcom completions bash > ~/.local/share/bash-completion/completions/passcom"
+    )]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
     /// Client and admin commands against a running peer's HTTP API.
     #[command(flatten)]
     Client(client::ClientCommand),
@@ -45,6 +53,15 @@ fn main() -> ExitCode {
         Command::Watch(args) => peer::run_watch(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "passcom",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Client(cmd) => client::run(cmd),
     };
     match result {
@@ -53,5 +70,15 @@ fn main() -> ExitCode {
             eprintln!("passcom: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

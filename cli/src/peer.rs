@@ -25,8 +25,8 @@ pub struct PeerArgs {
     /// libp2p listen address.
     #[arg(long, env = "PASSCOM_LISTEN", default_value = "/ip4/0.0.0.0/tcp/7000")]
     listen: Vec<libp2p::Multiaddr>,
-    /// HTTP address of the API and web page.
-    #[arg(long, env = "PASSCOM_HTTP", default_value = "127.0.0.1:8080")]
+    /// HTTP address of the API and web page (the client commands' default `--url` points here).
+    #[arg(long, env = "PASSCOM_HTTP", default_value = DEFAULT_HTTP_ADDR)]
     http: String,
     /// A peer to dial at start and re-dial after a drop (repeat; `/dns4/giro/tcp/7000` works).
     #[arg(long, env = "PASSCOM_BOOTSTRAP", value_delimiter = ',')]
@@ -56,6 +56,26 @@ pub struct PeerArgs {
     /// 1 (for a container healthcheck without curl).
     #[arg(long)]
     check_health: bool,
+    #[command(flatten)]
+    log: LogOpt,
+}
+
+/// How the logs on stderr look.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct LogOpt {
+    /// Log format on stderr: readable text, or one JSON object per line (what is logged is
+    /// chosen with RUST_LOG, such as `info,tower_http=debug`).
+    #[arg(long, env = "PASSCOM_LOG", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// The formats of `--log-format` / `PASSCOM_LOG`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields, spans).
+    Json,
 }
 
 /// Arguments of `passcom demo`.
@@ -67,6 +87,8 @@ pub struct DemoArgs {
     /// Share of every new demo flight handed to each partner in advance.
     #[arg(long, default_value_t = 0.2)]
     escrow_share: f64,
+    #[command(flatten)]
+    log: LogOpt,
 }
 
 /// Arguments of `passcom watch`.
@@ -84,24 +106,41 @@ pub struct WatchArgs {
     /// Exit after this many seconds.
     #[arg(long)]
     timeout: Option<u64>,
+    #[command(flatten)]
+    log: LogOpt,
 }
 
-/// The demo airlines with their libp2p and HTTP ports.
+/// The HTTP port a peer listens on, and the client commands call, unless told otherwise.
+pub const DEFAULT_HTTP_PORT: u16 = 8081;
+
+/// `passcom peer`'s default `--http` address: loopback, [`DEFAULT_HTTP_PORT`].
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8081";
+
+/// The demo airlines with their libp2p and HTTP ports (rumos on [`DEFAULT_HTTP_PORT`]).
 const DEMO: [(&str, u16, u16); 3] = [
-    ("rumos", 7001, 8081),
-    ("giro", 7002, 8082),
-    ("boreal", 7003, 8083),
+    ("rumos", 7001, DEFAULT_HTTP_PORT),
+    ("giro", 7002, DEFAULT_HTTP_PORT + 1),
+    ("boreal", 7003, DEFAULT_HTTP_PORT + 2),
 ];
 
-/// Logs to stderr, filtered by RUST_LOG (default: info for passcom, warnings for the rest).
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,passcom=info,passcom_net=info,passcom_http=info")
-    });
-    let _ = tracing_subscriber::fmt()
+/// The log filter when RUST_LOG is not set: info for passcom and for the HTTP request log
+/// (tower-http's TraceLayer), warnings for the rest.
+const DEFAULT_LOG_FILTER: &str =
+    "warn,passcom=info,passcom_net=info,passcom_http=info,tower_http::trace=info";
+
+/// Logs to stderr in `opt`'s format, filtered by RUST_LOG (default [`DEFAULT_LOG_FILTER`]).
+fn init_logs(opt: LogOpt) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colours only on a terminal, not in files or `docker logs`.
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match opt.log_format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -119,7 +158,7 @@ pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
     if args.check_health {
         return Ok(check_health(&args.http));
     }
-    init_logs();
+    init_logs(args.log);
     let airline = args.airline.clone().ok_or("--airline is required")?;
     if !(0.0..=1.0).contains(&args.escrow_share) {
         return Err(format!(
@@ -156,37 +195,68 @@ pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
         eprintln!(
             "passcom: {airline} peer {} running; HTTP on http://{}",
             handle.status().peer_id,
-            args.http
+            http.addr
         );
         wait_for_stop().await;
         eprintln!("passcom: stopping {airline}");
-        http.abort();
+        // The API first (its in-flight requests need the node), then the node.
+        http.stop().await;
         handle.shutdown().await;
+        eprintln!("passcom: {airline} stopped");
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Binds `addr` and serves the HTTP API of `handle` on it in a task.
+/// A running HTTP server of one peer, and how to stop it.
+struct HttpServer {
+    /// The address it is bound to (the port chosen when `--http` asked for port 0).
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Stops accepting, lets in-flight requests finish (bounded by the API's request
+    /// deadline, see `passcom_http::serve_until`) and returns when the server is gone.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `addr` and serves the HTTP API of `handle` on it in a task, until
+/// [`HttpServer::stop`].
 ///
 /// A failure of the server after the bind is logged, not fatal: the peer keeps carrying
 /// hand-overs and catch-up for its partners, which matters more than its own web page.
-async fn serve_http(
-    handle: &PeerHandle,
-    addr: &str,
-    data: PathBuf,
-) -> Result<tokio::task::JoinHandle<()>, String> {
+async fn serve_http(handle: &PeerHandle, addr: &str, data: PathBuf) -> Result<HttpServer, String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         format!("cannot listen for HTTP on {addr}: {e}; choose another --http address")
     })?;
-    let (handle, addr) = (handle.clone(), addr.to_owned());
-    Ok(tokio::spawn(async move {
-        let server = tokio::spawn(passcom_http::serve(handle, listener, data));
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen for HTTP on {addr}: {e}"))?;
+    let handle = handle.clone();
+    let cfg = passcom_http::ApiConfig::new(handle.read(|n| n.config().purchase_timeout_ms));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(async move {
+        let server = tokio::spawn(passcom_http::serve_until(
+            handle, listener, data, cfg, shutdown,
+        ));
         match server.await {
-            Ok(Ok(())) => tracing::warn!(%addr, "the HTTP server stopped"),
-            Ok(Err(e)) => tracing::error!(%addr, error = %e, "the HTTP server failed"),
-            Err(e) => tracing::error!(%addr, error = %e, "the HTTP server crashed"),
+            Ok(Ok(())) => tracing::debug!(%bound, "the HTTP server stopped"),
+            Ok(Err(e)) => tracing::error!(%bound, error = %e, "the HTTP server failed"),
+            Err(e) => tracing::error!(%bound, error = %e, "the HTTP server crashed"),
         }
-    }))
+    });
+    Ok(HttpServer {
+        addr: bound,
+        stop,
+        task,
+    })
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM where there is one.
@@ -256,7 +326,7 @@ fn check_health(addr: &str) -> ExitCode {
 ///
 /// Errors: a port is taken (another demo running?) or a data folder cannot be used.
 pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
-    init_logs();
+    init_logs(args.log);
     if !(0.0..=1.0).contains(&args.escrow_share) {
         return Err(format!(
             "--escrow-share {} must be between 0 and 1",
@@ -268,7 +338,7 @@ pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
         let addr = |port: u16| -> libp2p::Multiaddr {
             format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("valid")
         };
-        let mut peers: Vec<(PeerHandle, tokio::task::JoinHandle<()>)> = Vec::new();
+        let mut peers: Vec<(PeerHandle, HttpServer)> = Vec::new();
         let mut result = Ok(());
         for (airline, p2p, http) in DEMO {
             let data = args.data.join(airline);
@@ -309,8 +379,14 @@ pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
             wait_for_stop().await;
             println!("Stopping the demo network…");
         }
-        for (h, server) in peers {
-            server.abort();
+        // Every API drains at once, then every node stops.
+        let (handles, servers): (Vec<_>, Vec<_>) = peers.into_iter().unzip();
+        let mut stopping = tokio::task::JoinSet::new();
+        for server in servers {
+            stopping.spawn(server.stop());
+        }
+        while stopping.join_next().await.is_some() {}
+        for h in handles {
             h.shutdown().await;
         }
         result.map(|()| ExitCode::SUCCESS)
@@ -322,7 +398,7 @@ pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
 ///
 /// Errors: the watcher cannot start.
 pub fn run_watch(args: WatchArgs) -> Result<ExitCode, String> {
-    init_logs();
+    init_logs(args.log);
     let cfg = passcom_net::WatchConfig {
         bootstrap: args.bootstrap,
         topics: args.topic,
@@ -344,4 +420,21 @@ pub fn run_watch(args: WatchArgs) -> Result<ExitCode, String> {
             _ = wait_for_stop() => Ok(ExitCode::SUCCESS),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_default_http_port_for_peer_and_client() {
+        let addr: SocketAddr = DEFAULT_HTTP_ADDR.parse().unwrap();
+        assert_eq!(addr.port(), DEFAULT_HTTP_PORT);
+        assert!(addr.ip().is_loopback());
+        assert_eq!(
+            crate::client::DEFAULT_URL,
+            format!("http://{DEFAULT_HTTP_ADDR}")
+        );
+        assert_eq!(DEMO[0].2, DEFAULT_HTTP_PORT);
+    }
 }

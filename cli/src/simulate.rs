@@ -34,10 +34,9 @@ pub struct SimulateArgs {
     /// Also run every seed with escrow share 0 (the "ask the owner" baseline) and compare.
     #[arg(long)]
     compare_escrow: bool,
-    /// Plant a node bug (non-holder-sells, merge-keeps-lower); needs a build with
-    /// `--features planted-bugs`.
-    #[arg(long, value_name = "NAME")]
-    planted_bug: Option<String>,
+    /// Plant a node bug; needs a build with `--features planted-bugs`.
+    #[arg(long, value_enum, value_name = "NAME")]
+    planted_bug: Option<PlantedBugArg>,
     /// Print one JSON object instead of the readable summary.
     #[arg(long)]
     json: bool,
@@ -50,6 +49,25 @@ pub struct SimulateArgs {
     /// Run every schedule even after one fails (default: stop after the lowest failing seed).
     #[arg(long)]
     keep_going: bool,
+}
+
+/// The node bugs `--planted-bug` can plant (`passcom_node::PlantedBug`, by name).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBugArg {
+    /// A peer sells seats whose token another peer holds.
+    NonHolderSells,
+    /// Merging keeps the lower version: a stale update rolls a token back.
+    MergeKeepsLower,
+}
+
+impl PlantedBugArg {
+    /// The bug's name, as `passcom_node::PlantedBug` parses it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBugArg::NonHolderSells => "non-holder-sells",
+            PlantedBugArg::MergeKeepsLower => "merge-keeps-lower",
+        }
+    }
 }
 
 /// Runs the simulations `args` asks for.
@@ -70,8 +88,8 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         return Err("--schedules and --steps must be at least 1".into());
     }
     let mut opts = SimOptions::new(args.peers, args.steps, args.escrow_share);
-    if let Some(name) = &args.planted_bug {
-        plant(&mut opts, name)?;
+    if let Some(bug) = args.planted_bug {
+        plant(&mut opts, bug.name())?;
     }
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let runs = if args.compare_escrow { 2 } else { 1 };

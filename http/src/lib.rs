@@ -5,7 +5,10 @@
 //! no CDN: HTML, CSS and JS are embedded in the binary).
 //!
 //! # Map
-//! - [`serve`]: the entry point `passcom peer` calls; [`router`] builds the same app for tests.
+//! - [`serve`]: serves until dropped; [`serve_until`] (what `passcom peer` calls) stops
+//!   accepting on a shutdown signal and drains in-flight requests for a bounded time;
+//!   [`router`] builds the same app for tests. Every request is logged through tower-http's
+//!   `TraceLayer` (target `tower_http::trace`, level INFO; choose with `RUST_LOG`).
 //! - [`backend`]: the [`Backend`] trait, what the API needs of a running peer, implemented for
 //!   [`PeerHandle`].
 //! - [`api`]: traveler endpoints (search, seat maps, accounts, carts, purchases, tickets) and
@@ -55,11 +58,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use passcom_net::PeerHandle;
 use passcom_node::routes::RouteIndex;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tower_http::LatencyUnit;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use utoipa::OpenApi;
 
 /// The largest request body accepted: 64 KiB (a catalog edit of a few hundred flights).
@@ -148,14 +155,60 @@ pub async fn serve_with(
     data_dir: PathBuf,
     cfg: ApiConfig,
 ) -> std::io::Result<()> {
+    serve_until(handle, listener, data_dir, cfg, std::future::pending()).await
+}
+
+/// Serves like [`serve_with`] until `shutdown` resolves, then shuts down gracefully: stops
+/// accepting connections, closes idle keep-alive connections, lets in-flight requests finish,
+/// and returns once they have, or after at most [`ApiConfig::handler_timeout`] (the longest
+/// any request may take to be answered; open event streams are cut then).
+///
+/// Errors: as [`serve`].
+pub async fn serve_until(
+    handle: PeerHandle,
+    listener: tokio::net::TcpListener,
+    data_dir: PathBuf,
+    cfg: ApiConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let drain = cfg.handler_timeout;
     let app = router(Arc::new(handle), &data_dir, cfg)?;
-    tracing::info!(addr = ?listener.local_addr().ok(), "HTTP API listening");
+    let addr = listener.local_addr().ok();
+    tracing::info!(?addr, "HTTP API listening");
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(
+            ?addr,
+            drain_s = drain.as_secs_f64(),
+            "HTTP API stopping: draining in-flight requests"
+        );
+        let _ = stopping_tx.send(());
+    };
     // The client's address reaches the handlers (login throttling) through ConnectInfo.
-    axum::serve(
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await
+    .with_graceful_shutdown(signal)
+    .into_future();
+    let deadline = async move {
+        if stopping_rx.await.is_err() {
+            // The signal future was dropped without firing: the server ended on its own.
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        r = server => {
+            tracing::info!(?addr, "HTTP API stopped");
+            r
+        }
+        () = deadline => {
+            tracing::warn!(?addr, "HTTP API stopped: connections still open after the drain were closed");
+            Ok(())
+        }
+    }
 }
 
 /// Builds the app over any [`Backend`], with its accounts and operator token in `data_dir`.
@@ -211,6 +264,17 @@ pub fn router(
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::map_response(problem::problem_fallback))
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        // Outermost: one span and one "finished processing request" line per request, at INFO
+        // (target tower_http::trace), with method, URI, status and latency.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
         .with_state(state);
     Ok(app)
 }

@@ -1,0 +1,472 @@
+//! The `passcom` binary end to end: starts a real peer (`passcom peer` on 127.0.0.1, a free
+//! port, a temporary data folder, the demo catalog) and drives it with the client commands a
+//! traveler and an operator use: signup with the password piped on stdin, routes, buy,
+//! tickets, cancel, status; failures under `--json`; completions; a graceful stop on SIGTERM.
+//! Every wait has a deadline.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_passcom");
+const PASSWORD: &str = "piped-secret-4711";
+
+/// A running `passcom peer`, killed on drop if the test did not stop it.
+struct Peer {
+    child: Option<Child>,
+    url: String,
+    data: PathBuf,
+    /// Every stderr line so far (for failure messages and the stop check).
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Peer {
+    /// Starts rumos with the demo catalog in `data`, on an HTTP port the peer picks
+    /// (`--http 127.0.0.1:0`, announced on stderr), and waits (bounded) until its API answers
+    /// and its demo flights are loaded.
+    fn start(data: &Path, home: &Path) -> Peer {
+        let mut child = Command::new(BIN)
+            .args(["peer", "--airline", "rumos", "--data"])
+            .arg(data)
+            .args([
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--http",
+                "127.0.0.1:0",
+                "--demo-catalog",
+            ])
+            .env("HOME", home)
+            .env("RUST_LOG", "warn,tower_http=info")
+            .env_remove("PASSCOM_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("passcom peer starts");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let pipe = child.stderr.take().unwrap();
+        let lines = stderr.clone();
+        // Reads stderr until the peer exits (so the pipe never fills), and hands over the
+        // line that announces the HTTP address.
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("HTTP on http://") {
+                    let _ = tx.send(rest.trim().to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "the peer did not announce its HTTP address within 60 s; stderr:\n{}",
+                    stderr.lock().unwrap().join("\n")
+                );
+            }
+        };
+        let mut peer = Peer {
+            child: Some(child),
+            url: format!("http://{addr}"),
+            data: data.to_owned(),
+            stderr,
+        };
+        peer.wait_until(
+            "the API answers /api/health",
+            Duration::from_secs(30),
+            |p| {
+                passcom(&["peer", "--check-health", "--http", &addr], None, p.home())
+                    .status
+                    .success()
+            },
+        );
+        peer.wait_until(
+            "the demo flights are loaded",
+            Duration::from_secs(60),
+            |p| {
+                let out = p.run(&["status", "--json", "--flights", "1"], None);
+                out.status.success()
+                    && json(&out.stdout)["pools"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty())
+            },
+        );
+        peer
+    }
+
+    fn home(&self) -> &Path {
+        self.data.parent().unwrap()
+    }
+
+    /// Runs a client command against this peer (its `--url`, the test's session file, the
+    /// operator token from its data folder for operator commands).
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let session = self.home().join("session");
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--url".into(), self.url.clone()]);
+        let operator = matches!(args[0], "status" | "partition" | "heal");
+        if operator {
+            all.extend(["--data".into(), self.data.display().to_string()]);
+        } else if matches!(
+            args[0],
+            "signup" | "login" | "logout" | "buy" | "tickets" | "cancel"
+        ) {
+            all.extend(["--session".into(), session.display().to_string()]);
+        }
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        passcom(&refs, stdin, self.home())
+    }
+
+    /// Like [`Peer::run`], and the command must succeed.
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "passcom {} failed ({}):\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Polls `cond` every 200 ms until it holds, for at most `limit`.
+    fn wait_until(&mut self, what: &str, limit: Duration, mut cond: impl FnMut(&Peer) -> bool) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if cond(self) {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "the peer exited ({status}) while waiting for {what}; stderr:\n{}",
+                    self.stderr.lock().unwrap().join("\n")
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}; peer stderr:\n{}",
+                self.stderr.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs `passcom ARGS` with `stdin` piped in (or none), HOME set to `home`, for at most 60 s.
+fn passcom(args: &[&str], stdin: Option<&str>, home: &Path) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("PASSCOM_URL")
+        .env_remove("PASSCOM_PASSWORD")
+        .env_remove("PASSCOM_ADMIN_TOKEN")
+        .env_remove("PASSCOM_SESSION")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("passcom runs");
+    {
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            pipe.write_all(text.as_bytes()).unwrap();
+        }
+        // Dropping the pipe closes stdin.
+    }
+    // Both pipes are read while the command runs, so a long answer never blocks it.
+    let read_all = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
+    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "passcom {} did not finish within 60 s; stderr: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&stderr.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(bytes)
+                .chars()
+                .take(2000)
+                .collect::<String>()
+        )
+    })
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_traveler_and_an_operator_drive_a_real_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("rumos");
+    let mut peer = Peer::start(&data, dir.path());
+
+    // Not logged in yet: under --json the failure is a problem object on stderr.
+    let out = peer.run(&["tickets", "--json"], None);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let problem = json(&out.stderr);
+    assert_eq!(problem["reason"], "not_logged_in", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("passcom login")
+    );
+
+    // Signup with the password piped on stdin: it is never echoed.
+    let out = peer.ok(&["signup", "--name", "ana"], Some(&format!("{PASSWORD}\n")));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stdout.contains("created account ana"), "{stdout}");
+    assert!(
+        !stdout.contains(PASSWORD),
+        "the password was echoed: {stdout}"
+    );
+    assert!(
+        !stderr.contains(PASSWORD),
+        "the password was echoed: {stderr}"
+    );
+    // Login with it piped too.
+    let out = peer.ok(&["login", "--name", "ana"], Some(&format!("{PASSWORD}\n")));
+    assert!(text(&out.stdout).contains("logged in as ana"));
+    assert!(!text(&out.stdout).contains(PASSWORD));
+    // A wrong password is refused with the API's problem, as JSON under --json.
+    let out = peer.run(
+        &["login", "--name", "ana", "--json"],
+        Some("wrong-password\n"),
+    );
+    assert!(!out.status.success());
+    let problem = json(&out.stderr);
+    assert_eq!(problem["status"], 401, "{problem}");
+    assert!(problem["reason"].is_string() && problem["detail"].is_string());
+    peer.ok(&["login", "--name", "ana"], Some(&format!("{PASSWORD}\n")));
+
+    // Status (operator, token read from --data): the upcoming flights; pick one departing on
+    // a later day, so the route search of that date surely lists it.
+    let status = json(
+        &peer
+            .ok(&["status", "--json", "--flights", "400"], None)
+            .stdout,
+    );
+    assert_eq!(status["airline"], "rumos");
+    let pools = status["pools"].as_array().unwrap();
+    let today = pools[0]["departure_utc"].as_str().unwrap()[..10].to_owned();
+    let pool = pools
+        .iter()
+        .find(|p| p["departure_utc"].as_str().unwrap()[..10] > *today)
+        .unwrap_or(&pools[pools.len() - 1]);
+    let (from, to) = (
+        pool["origin"].as_str().unwrap(),
+        pool["destination"].as_str().unwrap(),
+    );
+    let date = &pool["departure_utc"].as_str().unwrap()[..10];
+    let readable = text(&peer.ok(&["status"], None).stdout);
+    assert!(readable.contains("airline   rumos"), "{readable}");
+
+    // Routes: as a table and as JSON, every --sort order.
+    let table = text(
+        &peer
+            .ok(
+                &["routes", from, to, "--date", date, "--sort", "duration"],
+                None,
+            )
+            .stdout,
+    );
+    assert!(table.contains(&format!("{from} → {to}")), "{table}");
+    for sort in ["price", "duration", "legs"] {
+        let v = json(
+            &peer
+                .ok(
+                    &["routes", from, to, "--date", date, "--sort", sort, "--json"],
+                    None,
+                )
+                .stdout,
+        );
+        assert_eq!(v["sort"], sort);
+    }
+    let routes = json(
+        &peer
+            .ok(&["routes", from, to, "--date", date, "--json"], None)
+            .stdout,
+    );
+    let itinerary = &routes["itineraries"][0];
+    let legs: Vec<String> = itinerary["legs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no itinerary {from} → {to} on {date}: {routes}"))
+        .iter()
+        .map(|l| l["flight"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!legs.is_empty());
+    // An order that is not offered is refused by the parser.
+    let out = peer.run(&["routes", from, to, "--sort", "cheapest"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("possible values"));
+
+    // Buy, with an idempotency key: a retry gives the same ticket.
+    let mut buy = vec![
+        "buy",
+        "--passenger",
+        "Ana Lima",
+        "--key",
+        "cli-test-1",
+        "--json",
+    ];
+    for l in &legs {
+        buy.extend(["--leg", l.as_str()]);
+    }
+    let ticket = json(&peer.ok(&buy, None).stdout);
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    assert_eq!(ticket["passenger"], "Ana Lima");
+    assert_eq!(ticket["legs"].as_array().unwrap().len(), legs.len());
+    let again = json(&peer.ok(&buy, None).stdout);
+    assert_eq!(again["id"], ticket["id"], "the same key bought twice");
+
+    // Tickets: the one bought, as JSON and as a table.
+    let list = json(&peer.ok(&["tickets", "--json"], None).stdout);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["id"].as_str(), Some(id.as_str()));
+    assert!(text(&peer.ok(&["tickets"], None).stdout).contains(&id));
+
+    // Cancel it; then cancelling an unknown ticket is the API's 404 problem on stderr.
+    let out = peer.ok(&["cancel", &id], None);
+    assert!(text(&out.stdout).contains(&format!("cancelled ticket {id}")));
+    let list = json(&peer.ok(&["tickets", "--json"], None).stdout);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["id"] != id.as_str() || t["status"] == "cancelled"),
+        "{list}"
+    );
+    let out = peer.run(&["cancel", "rumos-no-such-ticket", "--json"], None);
+    assert!(!out.status.success());
+    let problem = json(&out.stderr);
+    assert_eq!(problem["status"], 404, "{problem}");
+    assert!(problem["reason"].is_string() && problem["detail"].is_string());
+    // The same failure without --json is one line.
+    let out = peer.run(&["cancel", "rumos-no-such-ticket"], None);
+    let line = text(&out.stderr);
+    assert!(line.starts_with("passcom: 404"), "{line}");
+    assert_eq!(line.trim_end().lines().count(), 1, "{line}");
+
+    // A peer that is not there: reason `unreachable`.
+    let out = passcom(
+        &[
+            "routes",
+            "SSA",
+            "MAO",
+            "--url",
+            "http://127.0.0.1:9",
+            "--json",
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert_eq!(json(&out.stderr)["reason"], "unreachable");
+
+    // The request log (TraceLayer) went to the peer's stderr.
+    peer.wait_until("a request log line", Duration::from_secs(10), |p| {
+        p.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("finished processing request"))
+    });
+
+    // SIGTERM: the peer drains its API, stops its node and exits 0, within a deadline.
+    #[cfg(unix)]
+    {
+        let mut child = peer.child.take().unwrap();
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the peer did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(status.success(), "the peer exited with {status}");
+        // The stderr reader may still be on its last lines.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline
+            && !peer
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("rumos stopped"))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let logs = peer.stderr.lock().unwrap().join("\n");
+        assert!(logs.contains("passcom: rumos stopped"), "{logs}");
+    }
+}
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = passcom(&["completions", shell], None, dir.path());
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("passcom"), "{shell}");
+        assert!(script.contains("signup"), "{shell}: no subcommand in it");
+    }
+    let out = passcom(&["completions", "tcsh"], None, dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}
