@@ -188,6 +188,28 @@ def statuses(admin):
     return out
 
 
+def detect_cut(admin, peer, deadline):
+    """Polls until the silently cut `peer` sees every partner unreachable and every partner
+    sees it unreachable (the failure detector: `docker network disconnect` drops packets without
+    closing connections), or until `deadline`. Returns when each side noticed (None: not yet)."""
+    seen = {"cut_peer": None, "partners": None}
+    while time.time() < deadline and None in seen.values():
+        s = {}
+        for p, port in PEERS.items():
+            status, st = http(port, "GET", "/admin/status", token=admin[p], timeout=1)
+            if status == 200:
+                s[p] = {h["airline"]: h["reachable"] for h in st.get("peers", [])}
+        now = time.time()
+        if seen["cut_peer"] is None and peer in s and not any(
+                s[peer].get(o, False) for o in PEERS if o != peer):
+            seen["cut_peer"] = now
+        others = [o for o in PEERS if o != peer]
+        if seen["partners"] is None and all(o in s and not s[o].get(peer, False) for o in others):
+            seen["partners"] = now
+        time.sleep(0.2)
+    return seen
+
+
 def converged(admin):
     s = statuses(admin)
     if not s:
@@ -268,7 +290,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="leave the network running")
     args = ap.parse_args()
     started = time.time()
-    report = {"partitions": 0, "kills": 0, "convergence_s": [], "availability_partitioned": []}
+    report = {"partitions": 0, "kills": 0, "convergence_s": [], "availability_partitioned": [],
+              "detection_s": {"cut_peer": [], "partners": []}}
     compose("down", "-v", check=False)
     try:
         compose("up", "-d", "--no-build")
@@ -294,7 +317,13 @@ def main():
             log(f"partition {n + 1}: cutting {peer} off the p2p network")
             sh("docker", "network", "disconnect", P2P_NETWORK, f"passcom-{peer}")
             report["partitions"] += 1
-            time.sleep(args.cut_seconds)
+            cut_at = time.time()
+            noticed = detect_cut(admin, peer, cut_at + args.cut_seconds)
+            for side, when in noticed.items():
+                report["detection_s"][side].append(None if when is None else round(when - cut_at, 2))
+            log(f"cut noticed by {peer} after {report['detection_s']['cut_peer'][-1]} s, "
+                f"by its partners after {report['detection_s']['partners'][-1]} s")
+            time.sleep(max(0.0, cut_at + args.cut_seconds - time.time()))
             a1, s1, x1 = buyers.snapshot(peer)
             tried = max(1, (a1 - a0) - (x1 - x0))
             report["availability_partitioned"].append((s1 - s0) / tried)
@@ -326,6 +355,9 @@ def main():
             "double_sales": 0,
             "lost_tickets": 0,
             "availability_partitioned_mean": round(sum(avail) / max(1, len(avail)), 3),
+            "detection_s_max": max((d for side in report["detection_s"].values() for d in side
+                                    if d is not None), default=None),
+            "cuts_not_noticed": sum(d is None for side in report["detection_s"].values() for d in side),
             "seconds": round(time.time() - started, 1),
         })
         print(json.dumps(report, indent=2))

@@ -55,6 +55,7 @@ HEAL_SELL_LIMIT_S = 10.0     # (c): the retried key sells within this of the hea
 SALES = int(os.environ.get("RECOVERY_SALES", "5000"))
 THREADS = max(1, int(os.environ.get("RECOVERY_THREADS", "8")))
 SALE_PHASE_LIMIT_S = 200.0   # (a): the two sellers' phase
+SALES_PER_FLIGHT = 60        # (a): about this many tickets per flight (escrow shares: 20 to 36)
 LOST_DISK_SALES = 300        # (b): sold at giro before the crash
 RETRIED_KEYS = 50            # (b): keys retried after recovery
 NEW_SALES = 100              # (b): sold after recovery
@@ -196,9 +197,12 @@ class Peer:
         self._log.flush()
         # A session of its own: a Ctrl-C at the terminal reaches the script only, which then
         # stops the peers itself.
+        # PASSCOM_* variables of the caller (PASSCOM_FRESH_NETWORK above all) must not change
+        # what the flags say.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PASSCOM_")}
         self.proc = subprocess.Popen(self.cmd(fresh), stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
         return time.monotonic()
 
     def running(self):
@@ -352,6 +356,12 @@ def parse_utc(s):
     """`YYYY-MM-DDTHH:MMZ` to ms since the epoch."""
     import calendar
     return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%MZ")) * 1000
+
+
+def escrow_held(peer, airline):
+    """{flight: seats `peer` holds itself} of `airline`'s upcoming flights."""
+    st = peer.status(timeout=10, flights=1000, airline=airline)
+    return {p["flight"]: p["seats"]["here"] for p in (st or {}).get("pools", [])}
 
 
 def upcoming_flights(peer, airline):
@@ -508,10 +518,22 @@ def scenario_a(peers, res):
     rc = boreal.stop(signal.SIGTERM)
     log(f"(a) boreal exited with {rc}")
     rumos, giro = peers["rumos"], peers["giro"]
-    giro_flights = upcoming_flights(rumos, "giro")
-    rumos_flights = upcoming_flights(giro, "rumos")
-    log(f"(a) rumos sells giro's {len(giro_flights)} upcoming flights, giro sells rumos's "
-        f"{len(rumos_flights)}: {SALES} tickets each, {THREADS} client threads each")
+    # Each seller sells over a spread-out subset of its partner's flights, sized so that each
+    # flight sells well beyond the seller's escrow share: the rest must move by refills.
+    pools = {}
+    chosen = {}
+    for seller, owner in ((rumos, "giro"), (giro, "rumos")):
+        here = escrow_held(seller, owner)
+        flights = upcoming_flights(seller, owner)
+        n = max(1, min(len(flights), -(-SALES // SALES_PER_FLIGHT)))
+        step = len(flights) / n
+        chosen[seller.airline] = [flights[int(i * step)] for i in range(n)]
+        pools[seller.airline] = {f: here.get(f, 0) for f in chosen[seller.airline]}
+    giro_flights, rumos_flights = chosen["rumos"], chosen["giro"]
+    escrow = {a: sum(v.values()) for a, v in pools.items()}
+    log(f"(a) rumos sells over {len(giro_flights)} of giro's flights (escrow held there: "
+        f"{escrow['rumos']} seats), giro over {len(rumos_flights)} of rumos's ({escrow['giro']}): "
+        f"{SALES} tickets each, {THREADS} client threads each")
     deadline = time.monotonic() + min(SALE_PHASE_LIMIT_S, left() - 120)
     sellers = [Seller(rumos, giro_flights, SALES, THREADS, deadline, "a-ru"),
                Seller(giro, rumos_flights, SALES, THREADS, deadline, "a-gi")]
@@ -534,6 +556,18 @@ def scenario_a(peers, res):
         res.check(len(s.sold) >= SALES,
                   f"(a) {s.peer.airline} sold {len(s.sold)} >= {SALES} tickets of its partner's "
                   f"flights while boreal was down")
+    for s in sellers:
+        per_flight = {}
+        for _, legs, _ in s.sold.values():
+            per_flight[legs[0]["flight"]] = per_flight.get(legs[0]["flight"], 0) + 1
+        pool = pools[s.peer.airline]
+        beyond = sum(max(0, n - pool.get(f, 0)) for f, n in per_flight.items())
+        res.figures["a_sales"][s.peer.airline]["escrow_held_before"] = sum(pool.values())
+        res.figures["a_sales"][s.peer.airline]["sold_beyond_escrow"] = beyond
+        log(f"(a) {s.peer.airline}: {beyond} of its {len(s.sold)} sales used seats beyond its "
+            f"escrow share (moved to it by refills from the owner)")
+        res.check(beyond > 0, f"(a) {s.peer.airline}'s sales moved seats by refills "
+                              f"({beyond} sold beyond its escrow share)")
     ids = [v[0] for s in sellers for v in s.sold.values()]
     res.check(len(set(ids)) == len(ids), f"(a) {len(ids)} sales gave {len(ids)} distinct tickets",
               f"{len(ids) - len(set(ids))} ticket ids repeated")
@@ -562,6 +596,9 @@ def scenario_a(peers, res):
                 states.append(b.get("state"))
             if seen["active"] is None and b.get("state") == "active":
                 seen["active"] = at
+            if b.get("state") == "halted":
+                raise Failure(f"(a) boreal HALTED {at:.2f} s after its restart (states seen "
+                              f"{states}): " + json.dumps(excerpt(b)))
         if all(views.values()):
             clocks = [clock_of(v) for v in views.values()]
             if seen["clocks_equal"] is None and all(c == clocks[0] for c in clocks):
@@ -601,7 +638,7 @@ def scenario_b(peers, res):
                     rotation.append(fl[(i * n + j) % len(fl)])
     log(f"(b) lost disk: giro sells {LOST_DISK_SALES} tickets")
     deadline = time.monotonic() + min(60, left() - 90)
-    seller = Seller(giro, rotation, LOST_DISK_SALES, 4, deadline, "b-gi")
+    seller = Seller(giro, rotation, LOST_DISK_SALES, min(4, THREADS), deadline, "b-gi")
     took = run_sellers([seller])
     log(f"(b) giro sold {len(seller.sold)} in {took:.1f} s, refusals {seller.refusals}")
     res.check(len(seller.sold) >= LOST_DISK_SALES,
@@ -645,6 +682,10 @@ def scenario_b(peers, res):
             states.append(st)
             log(f"(b) giro state {st} at {at:.2f} s ({g.get('state_detail')}), clock "
                 f"{clock_of(g)}")
+        if st == "halted":
+            raise Failure(f"(b) giro HALTED {at:.2f} s after the restart with a lost disk "
+                          f"(states seen {states}): "
+                          + json.dumps({a: excerpt(v) for a, v in snapshot(peers).items()}))
         if st == "recovering" and seen["recovering"] is None:
             seen["recovering"] = at
             # A new purchase must be refused while recovering.
@@ -711,7 +752,7 @@ def scenario_b(peers, res):
 
     # New sales after recovery.
     deadline = time.monotonic() + min(40, left() - 45)
-    seller2 = Seller(giro, rotation[::-1], NEW_SALES, 4, deadline, "b-new")
+    seller2 = Seller(giro, rotation[::-1], NEW_SALES, min(4, THREADS), deadline, "b-new")
     took = run_sellers([seller2])
     log(f"(b) giro sold {len(seller2.sold)} new tickets in {took:.1f} s, refusals "
         f"{seller2.refusals}")
@@ -842,6 +883,10 @@ def scenario_c(peers, res):
 
 def run(binary, res):
     root = tempfile.mkdtemp(prefix="passcom-recovery-")
+    # Every start and restart runs the same binary, even if the build replaces it meanwhile.
+    copy = os.path.join(root, "passcom")
+    shutil.copy2(binary, copy)
+    binary = copy
     ports = {a: (free_port(), free_port()) for a in AIRLINES}
     peers = {a: Peer(a, binary, root, *ports[a]) for a in AIRLINES}
     for a, p in peers.items():
