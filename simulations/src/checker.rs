@@ -378,8 +378,10 @@ impl Checker {
     /// tickets are forgiven rather than reported lost, and the origin may write other events
     /// under those numbers. The caller passes as `keep` the highest number of `origin` that
     /// any surviving copy holds; events are applied in order, so every event up to it survives.
-    /// Events that were in flight or waiting in another peer's queue of early events count as
-    /// lost (the simulator restarts a lost disk only after its messages have landed).
+    /// Events in flight, or waiting in another peer's queue of early events (which no node
+    /// getter shows), count as lost: the simulator restarts a lost disk only after its
+    /// messages have landed, and judges a peer gone for good only once the others agree, so
+    /// that such queues have drained.
     ///
     /// Everything derived (token versions, claims, sold counts, confirmations) is rebuilt by
     /// replaying what is kept, in the order it was first seen.

@@ -1464,14 +1464,6 @@ impl Simulation {
         }
         self.silent_heal_all();
         self.heal_links();
-        // A peer gone for good took its disk with it: only what its partners hold survives.
-        let gone: Vec<usize> = (0..self.peers.len())
-            .filter(|&n| self.peers[n].gone)
-            .collect();
-        for n in gone {
-            let keep = self.surviving_seq(n);
-            self.forget_beyond(n, keep);
-        }
         let healed_at = self.now;
         let unanswered: Vec<String> = self
             .keys
@@ -1545,6 +1537,19 @@ impl Simulation {
                 Invariant::Idempotency,
                 format!("purchase {key} never ended, confirmed or refused"),
             ));
+        }
+        // A peer gone for good took its disk with it: only what its partners hold survives.
+        // Judged once they agree, not at the heal: events of it waiting in a partner's queue
+        // of early events are applied during the final phase.
+        let gone: Vec<usize> = (0..self.peers.len())
+            .filter(|&n| self.peers[n].gone)
+            .collect();
+        for n in gone {
+            let keep = self.surviving_seq(n);
+            self.forget_beyond(n, keep);
+        }
+        if self.violation.is_some() {
+            return;
         }
         let nodes: Vec<&Node> = self.peers.iter().filter_map(|p| p.node.as_ref()).collect();
         if let Err(b) = self.checker.check_converged(&nodes) {
