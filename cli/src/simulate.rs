@@ -6,7 +6,7 @@
 //! exit code non-zero.
 
 use passcom_simulations::report::{Progress, default_threads};
-use passcom_simulations::{DEFAULT_ESCROW_SHARE, Outcome, SimOptions, Summary, run_many};
+use passcom_simulations::{DEFAULT_ESCROW_SHARE, FaultSet, Outcome, SimOptions, Summary, run_many};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +49,12 @@ pub struct SimulateArgs {
     /// Run every schedule even after one fails (default: stop after the lowest failing seed).
     #[arg(long)]
     keep_going: bool,
+    /// Fault families on top of partitions and short crashes: all, classic (none), default,
+    /// or a comma list of silent-cuts, clock-steps, long-outages, disk-loss, rollback,
+    /// never-return, signatures, small-pages. The default is every family today's node
+    /// survives (all but clock-steps, disk-loss, rollback and small-pages).
+    #[arg(long, default_value = "default")]
+    faults: String,
 }
 
 /// The node bugs `--planted-bug` can plant (`passcom_node::PlantedBug`, by name).
@@ -88,6 +94,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         return Err("--schedules and --steps must be at least 1".into());
     }
     let mut opts = SimOptions::new(args.peers, args.steps, args.escrow_share);
+    opts.faults = FaultSet::parse(&args.faults)?;
     if let Some(bug) = args.planted_bug {
         plant(&mut opts, bug.name())?;
     }
@@ -164,6 +171,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             map.insert("first_seed".into(), args.seed.into());
             map.insert("escrow_share".into(), args.escrow_share.into());
             map.insert("planted_bug".into(), opts.planted_bug_name().into());
+            map.insert("fault_families".into(), opts.faults.to_string().into());
             map.insert("elapsed_ms".into(), (elapsed.as_millis() as u64).into());
             map.insert("failure".into(), failure.unwrap_or(serde_json::Value::Null));
             if let Some(b) = &base_summary {
@@ -232,6 +240,31 @@ fn print_summary(title: &str, s: &Summary) {
     println!(
         "  convergence          p50 {} ms, p99 {} ms, max {} ms after the final heal",
         s.convergence_ms_p50, s.convergence_ms_p99, s.convergence_ms_max
+    );
+    let f = &s.faults;
+    println!(
+        "  new faults           {} silent cuts, {} clock steps, {} long outages, {} disk losses, {} rollbacks, {} never returned ({} for good); {} signed, {} small-page schedules; backlog after a crash up to {} events",
+        f.silent_cuts,
+        f.clock_steps,
+        f.long_outages,
+        f.disk_losses,
+        f.rollbacks,
+        f.never_return,
+        f.gone_for_good,
+        f.signed_schedules,
+        f.small_page_schedules,
+        f.max_restart_backlog
+    );
+    println!(
+        "  silent-cut detection {} ends detected (p50 {} ms, p99 {} ms), {} undetected, {} confounded, {} cuts unnoticed; back p50 {} ms, p99 {} ms",
+        f.detected_ends,
+        f.detection_ms_p50,
+        f.detection_ms_p99,
+        f.undetected_ends,
+        f.confounded_ends,
+        f.unnoticed_cuts,
+        f.reconnect_ms_p50,
+        f.reconnect_ms_p99
     );
     let reasons: Vec<String> = s.refusals.iter().map(|(r, n)| format!("{r} {n}")).collect();
     println!(

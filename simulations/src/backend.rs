@@ -37,6 +37,23 @@ impl SharedMemoryBackend {
         redb::Database::builder().create_with_backend(self.clone())
     }
 
+    /// A copy of the bytes as they are now: what a crash at this instant would leave.
+    ///
+    /// Taken between two batches of the peer, it holds exactly what the peer committed, so
+    /// that [`SharedMemoryBackend::restore`] later rolls the disk back to this instant.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.lock().clone()
+    }
+
+    /// Replaces the bytes by `bytes` (an earlier [`SharedMemoryBackend::snapshot`]): a disk
+    /// rolled back to an older copy. Only while no database is open over the device, as a
+    /// restore from a backup happens while the peer is down.
+    pub fn restore(&self, bytes: &[u8]) {
+        let mut held = self.lock();
+        held.clear();
+        held.extend_from_slice(bytes);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
         // A panic while holding the lock leaves bytes that are still a valid prefix of writes;
         // the simulation reports the panic itself, so reading through the poison is right.

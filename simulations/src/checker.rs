@@ -33,6 +33,8 @@ pub enum Invariant {
     AllOrNothing,
     /// 7. Idempotent purchases that always end.
     Idempotency,
+    /// 8. An origin never writes two different events under one sequence number.
+    UniqueSequence,
     /// A peer rejected a message of an honest peer (the simulator forges nothing).
     HonestRejected,
     /// A peer panicked or could not reopen its store.
@@ -50,6 +52,7 @@ impl Invariant {
             Invariant::Convergence => 5,
             Invariant::AllOrNothing => 6,
             Invariant::Idempotency => 7,
+            Invariant::UniqueSequence => 8,
             Invariant::HonestRejected | Invariant::Crash => 0,
         }
     }
@@ -65,6 +68,7 @@ impl fmt::Display for Invariant {
             Invariant::Convergence => "convergence after the heal",
             Invariant::AllOrNothing => "multi-leg purchases are all-or-nothing",
             Invariant::Idempotency => "idempotent purchases that always end",
+            Invariant::UniqueSequence => "one event per origin and sequence number",
             Invariant::HonestRejected => "honest messages are accepted",
             Invariant::Crash => "peers do not panic",
         };
@@ -97,6 +101,13 @@ pub struct Checker {
     confirmed: BTreeMap<TicketId, AirlineId>,
     /// The highest event number committed by each origin.
     last_seq: BTreeMap<AirlineId, u64>,
+    /// Every distinct event sealed, in the order the checker saw them: the ground truth that
+    /// [`Checker::forget_beyond`] replays.
+    log: Vec<Event>,
+    /// Where each (origin, sequence number) is in `log`.
+    by_seq: BTreeMap<(AirlineId, u64), usize>,
+    /// Every ticket confirmed to a client, in order, for the replay.
+    confirmed_log: Vec<Ticket>,
 }
 
 impl Checker {
@@ -137,8 +148,35 @@ impl Checker {
     /// on a state that existed (3), no second state at one version (3), every new ticket with
     /// all its legs sold in the same event (6), no seat in two live tickets (1), no flight over
     /// capacity (2).
+    ///
+    /// Invariant 8: an origin that seals a second, different event under a number it already
+    /// used is caught here, while the very same event sealed or announced again (a restored
+    /// peer re-announcing its old history) is accepted and ignored.
     pub fn observe_event(&mut self, ev: &Event) -> Result<(), Breach> {
         let origin = &ev.origin;
+        if let Some(&i) = self.by_seq.get(&(origin.clone(), ev.seq)) {
+            if &self.log[i] == ev {
+                return Ok(());
+            }
+            let old = &self.log[i];
+            return Err((
+                Invariant::UniqueSequence,
+                format!(
+                    "{origin} sealed two different events under number {}: first with {} token updates and tickets {:?}, then with {} token updates and tickets {:?}",
+                    ev.seq,
+                    old.tokens.len(),
+                    old.tickets
+                        .iter()
+                        .map(|t| t.id.to_string())
+                        .collect::<Vec<_>>(),
+                    ev.tokens.len(),
+                    ev.tickets
+                        .iter()
+                        .map(|t| t.id.to_string())
+                        .collect::<Vec<_>>(),
+                ),
+            ));
+        }
         let last = self.last_seq.entry(origin.clone()).or_default();
         if ev.seq != *last + 1 {
             return Err((
@@ -150,6 +188,8 @@ impl Checker {
             ));
         }
         *last = ev.seq;
+        self.by_seq.insert((origin.clone(), ev.seq), self.log.len());
+        self.log.push(ev.clone());
         for u in &ev.tokens {
             if let Err(e) = Token::check_successor(&u.prev, &u.next, origin) {
                 return Err((
@@ -298,6 +338,7 @@ impl Checker {
             ));
         }
         self.confirmed.insert(t.id.clone(), t.seller.clone());
+        self.confirmed_log.push(t.clone());
         if t.status != TicketStatus::Live {
             return Ok(());
         }
@@ -319,6 +360,64 @@ impl Checker {
             self.confirmed_seats.insert(seat, t.id.clone());
         }
         Ok(())
+    }
+
+    /// The highest event number of `origin` the checker knows to be written.
+    pub fn last_seq(&self, origin: &AirlineId) -> u64 {
+        self.last_seq.get(origin).copied().unwrap_or(0)
+    }
+
+    /// Forgets the events of `origin` numbered above `keep`, because the only copy of them was
+    /// on a disk that is gone (lost, rolled back, or on a peer that never returns), and
+    /// returns the confirmed tickets that went with them.
+    ///
+    /// What is fair to demand: a disk loss destroys what never left the disk. An event that
+    /// some other peer had applied, or that the restored snapshot holds, still exists and must
+    /// survive (invariant 4 keeps holding for its tickets, and reusing its number breaks 8);
+    /// an event no surviving copy holds is gone, and so is any ticket only it carried. Such
+    /// tickets are forgiven rather than reported lost, and the origin may write other events
+    /// under those numbers. The caller passes as `keep` the highest number of `origin` that
+    /// any surviving copy holds; events are applied in order, so every event up to it survives.
+    /// Events in flight, or waiting in another peer's queue of early events (which no node
+    /// getter shows), count as lost: the simulator restarts a lost disk only after its
+    /// messages have landed, and judges a peer gone for good only once the others agree, so
+    /// that such queues have drained.
+    ///
+    /// Everything derived (token versions, claims, sold counts, confirmations) is rebuilt by
+    /// replaying what is kept, in the order it was first seen.
+    ///
+    /// Errors: the replay breaks an invariant, which would mean a kept event depended on a
+    /// forgotten one (it cannot, if `keep` is right).
+    pub fn forget_beyond(
+        &mut self,
+        origin: &AirlineId,
+        keep: u64,
+    ) -> Result<Vec<TicketId>, Breach> {
+        if self.last_seq(origin) <= keep {
+            return Ok(Vec::new());
+        }
+        let log: Vec<Event> = std::mem::take(&mut self.log)
+            .into_iter()
+            .filter(|e| &e.origin != origin || e.seq <= keep)
+            .collect();
+        let confirmed = std::mem::take(&mut self.confirmed_log);
+        let capacity = std::mem::take(&mut self.capacity);
+        *self = Checker {
+            capacity,
+            ..Checker::default()
+        };
+        for ev in &log {
+            self.observe_event(ev)?;
+        }
+        let mut forgiven = Vec::new();
+        for t in confirmed {
+            if self.committed(&t.id) {
+                self.confirmed(&t)?;
+            } else if !forgiven.contains(&t.id) {
+                forgiven.push(t.id);
+            }
+        }
+        Ok(forgiven)
     }
 
     /// Invariant 4 after a crash: the restarted `node` still has every ticket it confirmed.
@@ -546,6 +645,37 @@ mod tests {
             .observe_event(&sale("giro", 1, "giro-1-1", initial))
             .unwrap_err();
         assert_eq!(inv, Invariant::SingleHolder, "{why}");
+    }
+
+    #[test]
+    fn a_second_event_under_one_number_breaks_invariant_8_but_a_repeat_does_not() {
+        let mut c = Checker::new();
+        c.allow_capacity(&FlightId::new("RU00"), 12);
+        let initial = Token::initial(AirlineId::new("rumos"));
+        let first = sale("rumos", 1, "rumos-1-1", initial.clone());
+        c.observe_event(&first).unwrap();
+        // A restored peer announcing its old history again is fine.
+        c.observe_event(&first).unwrap();
+        // A peer that lost its disk and sells again under number 1 is not.
+        let (inv, why) = c
+            .observe_event(&sale("rumos", 1, "rumos-1-2", initial))
+            .unwrap_err();
+        assert_eq!(inv, Invariant::UniqueSequence, "{why}");
+    }
+
+    #[test]
+    fn forgetting_a_lost_event_forgives_its_ticket_and_frees_its_number() {
+        let mut c = Checker::new();
+        c.allow_capacity(&FlightId::new("RU00"), 12);
+        let initial = Token::initial(AirlineId::new("rumos"));
+        let lost = sale("rumos", 1, "rumos-1-1", initial.clone());
+        c.observe_event(&lost).unwrap();
+        c.confirmed(&lost.tickets[0]).unwrap();
+        let forgiven = c.forget_beyond(&AirlineId::new("rumos"), 0).unwrap();
+        assert_eq!(forgiven, vec![TicketId::new("rumos-1-1")]);
+        assert!(!c.committed(&TicketId::new("rumos-1-1")));
+        c.observe_event(&sale("rumos", 1, "rumos-1-2", initial))
+            .unwrap();
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!   ([`Schedule`]).
 //! - [`sim`]: the simulator itself; [`run_schedule`] runs one seed.
 //! - [`checker`]: the invariants.
+//! - [`faults`]: the fault families beyond partitions and short crashes, and their counts.
 //! - [`report`]: [`run_many`] runs schedules on every core; [`Summary`] sums them up.
 //! - [`world`]: the small catalog that makes seats scarce.
 //! - [`backend`]: the crash-surviving in-memory redb device.
@@ -26,6 +27,7 @@
 
 pub mod backend;
 pub mod checker;
+pub mod faults;
 pub mod plot;
 pub mod report;
 pub mod schedule;
@@ -33,6 +35,7 @@ pub mod sim;
 pub mod world;
 
 pub use checker::{Checker, Invariant};
+pub use faults::{FaultCounts, FaultFamily, FaultPlan, FaultSet, FaultSummary};
 pub use report::{Summary, run_many};
 pub use schedule::{DEFAULT_ESCROW_SHARE, Schedule, SimOptions, airline_name};
 pub use sim::{Metrics, Outcome, Violation, run_schedule};

@@ -93,6 +93,8 @@ pub struct Summary {
     pub steps: u64,
     /// Why counted purchases were refused, by reason, over all schedules.
     pub refusals: std::collections::BTreeMap<String, u64>,
+    /// What the fault families beyond the classic ones did, over all schedules.
+    pub faults: crate::faults::FaultSummary,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -126,6 +128,10 @@ impl Summary {
         }
         Summary {
             refusals,
+            faults: crate::faults::FaultSummary::of(
+                outcomes.iter().map(|o| &o.metrics.faults),
+                percentile,
+            ),
             schedules: outcomes.len() as u64,
             violations: failing.len() as u64,
             first_failing_seed: failing.iter().map(|o| o.seed).min(),

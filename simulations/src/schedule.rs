@@ -1,6 +1,7 @@
 //! What one schedule is: the options a user chose and the fault and workload parameters drawn
 //! from its seed.
 
+use crate::faults::{FaultPlan, FaultSet};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -22,6 +23,8 @@ pub struct SimOptions {
     pub steps: u64,
     /// Share of each new flight handed to every partner in advance (0 = "ask the owner").
     pub escrow_share: f64,
+    /// The fault families injected on top of the classic faults.
+    pub faults: FaultSet,
     /// A deliberate node bug to plant in every peer (tests of the checker).
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<passcom_node::PlantedBug>,
@@ -33,6 +36,7 @@ impl Default for SimOptions {
             peers: 3,
             steps: 2_000,
             escrow_share: DEFAULT_ESCROW_SHARE,
+            faults: FaultSet::default(),
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -40,12 +44,14 @@ impl Default for SimOptions {
 }
 
 impl SimOptions {
-    /// Options for `peers` peers, `steps` steps and `escrow_share`, with no bug planted.
+    /// Options for `peers` peers, `steps` steps and `escrow_share`, with the default fault
+    /// families and no bug planted.
     pub fn new(peers: usize, steps: u64, escrow_share: f64) -> Self {
         SimOptions {
             peers,
             steps,
             escrow_share,
+            faults: FaultSet::default(),
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -68,6 +74,9 @@ impl SimOptions {
             "passcom simulate --peers {} --steps {} --seed {seed} --schedules 1 --escrow-share {}",
             self.peers, self.steps, self.escrow_share
         );
+        if self.faults != FaultSet::default() {
+            cmd.push_str(&format!(" --faults {}", self.faults));
+        }
         if let Some(bug) = self.planted_bug_name() {
             cmd.push_str(&format!(" --planted-bug {bug}"));
         }
@@ -119,16 +128,24 @@ pub struct Schedule {
     pub rows: u32,
     /// Flights per airline.
     pub flights_per_airline: u32,
+    /// What the new fault families do in this schedule.
+    pub faults: FaultPlan,
 }
 
 impl Schedule {
-    /// Draws the parameters of `seed`.
+    /// Draws the parameters of `seed` with the default fault families.
     pub fn from_seed(seed: u64) -> Schedule {
+        Schedule::draw(seed, FaultSet::default())
+    }
+
+    /// Draws the parameters of `seed`, injecting the fault families of `faults`. The classic
+    /// parameters do not depend on `faults`.
+    pub fn draw(seed: u64, faults: FaultSet) -> Schedule {
         // A generator of its own, so that adding a parameter here does not shift the run's
         // event stream any more than it must.
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5c4e_d01e_0001);
         let calm = rng.random_bool(0.15);
-        Schedule {
+        let mut s = Schedule {
             seed,
             latency_min_ms: rng.random_range(1..=20),
             latency_jitter_ms: rng.random_range(0..=150),
@@ -164,6 +181,9 @@ impl Schedule {
             hold_ms: rng.random_range(100..=4_000),
             rows: rng.random_range(2..=4),
             flights_per_airline: rng.random_range(2..=4),
-        }
+            faults: FaultPlan::default(),
+        };
+        s.faults = FaultPlan::draw(seed, calm, faults);
+        s
     }
 }

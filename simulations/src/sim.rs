@@ -17,11 +17,17 @@
 //!    every request has its answer, or [`CONVERGENCE_BOUND_MS`] passes.
 //! 4. The converged state is checked against everything ever committed and confirmed.
 
+mod inject;
+
 use crate::backend::SharedMemoryBackend;
 use crate::checker::{Breach, Checker, Invariant};
+use crate::faults::FaultCounts;
 use crate::schedule::{EPOCH_MS, Schedule, SimOptions};
 use crate::world::World;
-use passcom_crdt::{AirlineId, Flight, FlightId, Millis, SeatId, TicketId, TokenState};
+use inject::{DiskFate, Down, Due, Snapshot};
+use passcom_crdt::{
+    AirlineId, Flight, FlightId, Millis, SeatId, TicketId, TokenState, VectorClock,
+};
 use passcom_node::{
     Config, Input, LegRequest, Message, Node, Output, PurchaseRequest, Refusal, Reply, Request,
     RequestId, Ticket,
@@ -97,6 +103,8 @@ pub struct Metrics {
     pub sim_ms: Millis,
     /// Why counted purchases were refused, by reason.
     pub refusals: BTreeMap<String, u64>,
+    /// What the fault families beyond the classic ones did.
+    pub faults: FaultCounts,
 }
 
 /// Everything one schedule produced.
@@ -121,7 +129,7 @@ pub struct Outcome {
 /// A panic inside a peer is caught and reported as a violation, so one bad seed does not end
 /// a batch of schedules.
 pub fn run_schedule(opts: &SimOptions, seed: u64) -> Outcome {
-    let schedule = Schedule::from_seed(seed);
+    let schedule = Schedule::draw(seed, opts.faults);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         Simulation::new(opts, schedule.clone()).run()
     }));
@@ -185,6 +193,8 @@ enum What {
     Checkout { hold_id: String },
     /// A client re-sends purchase `key`, same idempotency key.
     Resend { key: String },
+    /// An action of the new fault families (see `inject`).
+    Injected(Due),
 }
 
 struct Entry {
@@ -224,6 +234,14 @@ struct Peer {
     skew: Millis,
     /// Crash right after the next batch, having performed only some of its outputs.
     crash_after_batch: bool,
+    /// What the disk holds at the next restart.
+    fate: DiskFate,
+    /// The vector clock the peer had committed when it last crashed: what its disk holds.
+    last_clock: VectorClock,
+    /// A copy of the store to roll back to at a coming crash.
+    snapshot: Option<Snapshot>,
+    /// Never comes back, not even in the final phase.
+    gone: bool,
 }
 
 /// The links between peers. A link is up when the partition plan wants it and both ends run;
@@ -235,6 +253,9 @@ struct Net {
     up: Vec<bool>,
     generation: Vec<u64>,
     blackhole: Vec<bool>,
+    /// Silent cuts over each direction (they may overlap): while any is on, the direction
+    /// drops everything and no one is told.
+    silent: Vec<u32>,
     /// After the final heal: no loss, duplication or reordering.
     quiet: bool,
 }
@@ -247,6 +268,7 @@ impl Net {
             up: vec![false; n * n],
             generation: vec![0; n * n],
             blackhole: vec![false; n * n],
+            silent: vec![0; n * n],
             quiet: false,
         }
     }
@@ -257,7 +279,7 @@ impl Net {
         self.up[self.at(a, b)]
     }
     fn carries(&self, a: usize, b: usize) -> bool {
-        self.up(a, b) && !self.blackhole[self.at(a, b)]
+        self.up(a, b) && !self.blackhole[self.at(a, b)] && self.silent[self.at(a, b)] == 0
     }
     fn set_want(&mut self, a: usize, b: usize, want: bool) {
         let (i, j) = (self.at(a, b), self.at(b, a));
@@ -270,6 +292,7 @@ impl Net {
             .enumerate()
             .all(|(i, up)| i / self.n == i % self.n || *up)
             && !self.blackhole.iter().any(|b| *b)
+            && self.silent.iter().all(|s| *s == 0)
     }
 }
 
@@ -291,6 +314,9 @@ struct KeyRecord {
     outcome: KeyOutcome,
     /// A request of this key was lost in a crash and waits to be re-sent.
     lost: bool,
+    /// Its ticket was only on a disk that is gone: what the key yields next is not held
+    /// against the lost answer.
+    forgiven: bool,
 }
 
 enum ReqKind {
@@ -341,6 +367,12 @@ struct Simulation {
     holds: BTreeMap<String, HoldRecord>,
     /// Tickets confirmed to travelers and not known to be cancelled: (ticket, seller).
     client_tickets: Vec<(TicketId, usize)>,
+    /// The generator of the new fault families, apart from `rng`.
+    fault_rng: ChaCha8Rng,
+    /// Driver steps so far.
+    drives: u64,
+    /// Silent cuts and their watched ends.
+    cuts: inject::Cuts,
 }
 
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -353,9 +385,12 @@ impl Simulation {
         let peers = world
             .airlines
             .iter()
-            .map(|airline| {
-                #[allow(unused_mut)] // mutated only when bugs are planted
+            .enumerate()
+            .map(|(i, airline)| {
                 let mut cfg = Config::new(airline.clone());
+                // As `passcom peer` runs: every open recovers from the partners first.
+                cfg.recover_at_start = true;
+                inject::configure(&mut cfg, i, &world.airlines, &sched.faults, sched.seed);
                 #[cfg(feature = "planted-bugs")]
                 {
                     cfg.planted_bug = opts.planted_bug;
@@ -372,6 +407,10 @@ impl Simulation {
                     incarnation: 0,
                     skew,
                     crash_after_batch: false,
+                    fate: DiskFate::Kept,
+                    last_clock: VectorClock::new(),
+                    snapshot: None,
+                    gone: false,
                 }
             })
             .collect();
@@ -381,6 +420,7 @@ impl Simulation {
             .enumerate()
             .map(|(i, a)| (a.clone(), i))
             .collect();
+        let sched_seed = sched.seed;
         let mut checker = Checker::new();
         for f in &world.flights {
             checker.allow_capacity(&f.id, f.capacity());
@@ -409,6 +449,9 @@ impl Simulation {
             key_list: Vec::new(),
             holds: BTreeMap::new(),
             client_tickets: Vec::new(),
+            fault_rng: inject::fault_rng(sched_seed),
+            drives: 0,
+            cuts: inject::Cuts::default(),
         }
     }
 
@@ -426,6 +469,10 @@ impl Simulation {
         }
         self.metrics.tickets = self.checker.ticket_count() as u64;
         self.metrics.sim_ms = self.now - EPOCH_MS;
+        self.metrics.faults.signed = self.sched.faults.signatures;
+        self.metrics.faults.small_pages =
+            self.sched.faults.max_events_per_sync == crate::faults::SMALL_SYNC_PAGE;
+        self.finish_watches();
         self.finish_metrics();
         Outcome {
             seed: self.sched.seed,
@@ -518,7 +565,10 @@ impl Simulation {
                 } => {
                     let live = self.alive(to) && self.peers[to].incarnation == incarnation;
                     let linked = link.is_none_or(|(from, g)| {
-                        self.net.up(from, to) && self.net.generation[self.net.at(from, to)] == g
+                        let i = self.net.at(from, to);
+                        self.net.up(from, to)
+                            && self.net.generation[i] == g
+                            && self.net.silent[i] == 0
                     });
                     if live && linked {
                         batches.entry(to).or_default().push(input);
@@ -590,6 +640,8 @@ impl Simulation {
         }
         if self.peers[n].crash_after_batch {
             self.crash(n);
+        } else {
+            self.watch_reachability(n);
         }
     }
 
@@ -776,6 +828,9 @@ impl Simulation {
     }
 
     fn open(&mut self, n: usize) {
+        // A replaced disk cannot hold every ticket its peer confirmed yet: those that survive
+        // elsewhere come back through catch-up, and the final check demands them.
+        let replaced = self.apply_fate(n);
         let peer = &self.peers[n];
         let name = format!("<simulated {}>", peer.cfg.airline);
         let opened = peer
@@ -784,13 +839,25 @@ impl Simulation {
             .map_err(|e| e.to_string())
             .and_then(|db| passcom_node::Store::from_database(db, name).map_err(|e| e.to_string()))
             .and_then(|store| {
-                Node::open(peer.cfg.clone(), store, self.now + peer.skew).map_err(|e| e.to_string())
+                // The network is new at the first open only: a disk lost later must be
+                // recovered from the partners, never started afresh.
+                let mut cfg = peer.cfg.clone();
+                cfg.fresh_network = peer.incarnation == 0;
+                Node::open(cfg, store, self.now + peer.skew).map_err(|e| e.to_string())
             });
         match opened {
             Ok((node, outputs)) => {
-                if let Err(b) = self.checker.check_restarted(&node) {
+                if !replaced && let Err(b) = self.checker.check_restarted(&node) {
                     self.breach(b);
                 }
+                let backlog: u64 = self
+                    .world
+                    .airlines
+                    .iter()
+                    .map(|a| self.checker.last_seq(a).saturating_sub(node.clock().get(a)))
+                    .sum();
+                let max = &mut self.metrics.faults.max_restart_backlog;
+                *max = (*max).max(backlog);
                 self.peers[n].node = Some(node);
                 self.peers[n].crash_after_batch = false;
                 for out in outputs {
@@ -808,8 +875,16 @@ impl Simulation {
     }
 
     fn crash(&mut self, n: usize) {
-        // Dropping the node drops its redb Database: only committed bytes remain.
-        self.peers[n].node = None;
+        self.crash_for(n, Down::Drawn);
+    }
+
+    /// Crashes peer `n`, to restart after `down`.
+    fn crash_for(&mut self, n: usize, down: Down) {
+        // Dropping the node drops its redb Database: only committed bytes remain, and the
+        // node's clock is what they hold (its memory equals its store).
+        if let Some(node) = self.peers[n].node.take() {
+            self.peers[n].last_clock = node.clock().clone();
+        }
         self.peers[n].incarnation += 1;
         self.peers[n].crash_after_batch = false;
         self.metrics.crashes += 1;
@@ -832,12 +907,16 @@ impl Simulation {
             }
         }
         self.refresh_links();
-        let down = self.rng.random_range(100..=6_000);
+        let down = match down {
+            Down::Drawn => self.rng.random_range(100..=6_000),
+            Down::For(ms) => ms,
+            Down::Forever => return,
+        };
         self.schedule(self.now + down, What::Restart(n));
     }
 
     fn restart(&mut self, n: usize) {
-        if self.alive(n) {
+        if self.alive(n) || self.peers[n].gone {
             return;
         }
         self.open(n);
@@ -872,6 +951,7 @@ impl Simulation {
                 } else {
                     self.client_action();
                 }
+                self.inject();
                 let u: f64 = self.rng.random();
                 let gap = (-(1.0 - u).ln() * self.sched.action_gap_ms as f64) as Millis;
                 self.schedule(self.now + gap.max(1), What::Drive);
@@ -894,6 +974,7 @@ impl Simulation {
                 }
             }
             What::Resend { key } => self.resend(&key),
+            What::Injected(due) => self.due(due),
         }
     }
 
@@ -1114,6 +1195,7 @@ impl Simulation {
                 counted,
                 outcome: KeyOutcome::Unanswered,
                 lost: false,
+                forgiven: false,
             },
         );
         self.key_list.push(key.clone());
@@ -1287,6 +1369,12 @@ impl Simulation {
             return;
         };
         let seller = k.node;
+        if k.forgiven {
+            // The ticket this key had was on a lost disk only: the traveler's next answer
+            // starts over.
+            k.forgiven = false;
+            k.outcome = KeyOutcome::Unanswered;
+        }
         match reply {
             Reply::Ticket(t) => {
                 let legs_match = t.legs.len() == k.req.legs.len()
@@ -1380,6 +1468,7 @@ impl Simulation {
                 self.restart(n);
             }
         }
+        self.silent_heal_all();
         self.heal_links();
         let healed_at = self.now;
         let unanswered: Vec<String> = self
@@ -1387,6 +1476,7 @@ impl Simulation {
             .iter()
             .filter(|(key, k)| {
                 k.outcome == KeyOutcome::Unanswered
+                    && !self.peers[k.node].gone
                     && !self
                         .outstanding
                         .values()
@@ -1410,7 +1500,7 @@ impl Simulation {
                     && self
                         .keys
                         .values()
-                        .all(|k| k.outcome != KeyOutcome::Unanswered);
+                        .all(|k| k.outcome != KeyOutcome::Unanswered || self.peers[k.node].gone);
                 if all_answered && self.converged().is_none() {
                     self.metrics.convergence_ms = Some(self.now - healed_at);
                     break;
@@ -1446,13 +1536,26 @@ impl Simulation {
         let unanswered = self
             .keys
             .iter()
-            .find(|(_, k)| k.outcome == KeyOutcome::Unanswered)
+            .find(|(_, k)| k.outcome == KeyOutcome::Unanswered && !self.peers[k.node].gone)
             .map(|(key, _)| key.clone());
         if let Some(key) = unanswered {
             return self.breach((
                 Invariant::Idempotency,
                 format!("purchase {key} never ended, confirmed or refused"),
             ));
+        }
+        // A peer gone for good took its disk with it: only what its partners hold survives.
+        // Judged once they agree, not at the heal: events of it waiting in a partner's queue
+        // of early events are applied during the final phase.
+        let gone: Vec<usize> = (0..self.peers.len())
+            .filter(|&n| self.peers[n].gone)
+            .collect();
+        for n in gone {
+            let keep = self.surviving_seq(n);
+            self.forget_beyond(n, keep);
+        }
+        if self.violation.is_some() {
+            return;
         }
         let nodes: Vec<&Node> = self.peers.iter().filter_map(|p| p.node.as_ref()).collect();
         if let Err(b) = self.checker.check_converged(&nodes) {

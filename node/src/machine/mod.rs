@@ -73,10 +73,6 @@ pub struct Config {
     /// The operator asserts that no partner holds events of this airline (a brand-new
     /// network): an empty store starts active instead of waiting for partners.
     pub fresh_network: bool,
-    /// A store that is not empty leaves recovery after this long if no partner is reachable
-    /// (a restart while cut off). An empty store never does: it waits for a partner, or for
-    /// `fresh_network`.
-    pub recovery_grace_ms: i64,
     /// A deliberate bug, so the simulator's checker can prove it catches one. Exists only in
     /// builds with the `planted-bugs` feature.
     #[cfg(feature = "planted-bugs")]
@@ -125,7 +121,6 @@ impl Config {
             suspect_after_ms: 3_000,
             recover_at_start: false,
             fresh_network: false,
-            recovery_grace_ms: 10_000,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -313,7 +308,7 @@ impl Node {
         }
         let empty = node.clock.get(&node.cfg.airline) == 0;
         if node.cfg.recover_at_start && !(empty && node.cfg.fresh_network) {
-            node.phase = Phase::recovering(now, empty);
+            node.phase = Phase::recovering(now);
         }
         // Deadlines written under a clock that has since stepped back would hold a purchase
         // for the size of the step: none waits longer than one purchase timeout from now.

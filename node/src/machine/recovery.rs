@@ -30,8 +30,6 @@ pub(super) enum Phase {
     Active,
     Recovering {
         since: Millis,
-        /// The store held none of our own events at open.
-        empty: bool,
         /// Partners that answered with everything we lacked.
         caught_up: BTreeSet<AirlineId>,
     },
@@ -39,10 +37,9 @@ pub(super) enum Phase {
 }
 
 impl Phase {
-    pub(super) fn recovering(since: Millis, empty: bool) -> Phase {
+    pub(super) fn recovering(since: Millis) -> Phase {
         Phase::Recovering {
             since,
-            empty,
             caught_up: BTreeSet::new(),
         }
     }
@@ -124,27 +121,20 @@ impl Node {
     }
 
     /// Becomes active once recovery is complete: every reachable partner has caught us up
-    /// (at least one), and none of our own events waits in the deferred queue. A store that
-    /// was not empty also becomes active when no partner has been reachable for the grace
-    /// period (a restart while cut off); an empty one waits, since a partner surely holds
-    /// what it lost unless the operator said the network is new.
+    /// (at least one), and none of our own events waits in the deferred queue. A peer with no
+    /// partner reachable waits, even with a store that is not empty: nothing tells a store
+    /// that survived a crash from one restored from an old backup, and selling from the
+    /// latter could sell again a seat it had sold (safety first; the operator asserts a new
+    /// network with `fresh_network`).
     pub(super) fn maybe_finish_recovery(&mut self, now: Millis) {
-        let Phase::Recovering {
-            since,
-            empty,
-            caught_up,
-        } = &self.phase
-        else {
+        let Phase::Recovering { caught_up, .. } = &self.phase else {
             return;
         };
         let me = &self.cfg.airline;
         if self.deferred.keys().any(|(o, _)| o == me) {
             return;
         }
-        let caught = !caught_up.is_empty() && self.reachable.is_subset(caught_up);
-        let alone =
-            !*empty && self.reachable.is_empty() && now - since >= self.cfg.recovery_grace_ms;
-        if !(caught || alone) {
+        if caught_up.is_empty() || !self.reachable.is_subset(caught_up) {
             return;
         }
         self.phase = Phase::Active;

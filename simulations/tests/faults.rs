@@ -1,0 +1,228 @@
+//! The fault families beyond partitions and short crashes: each, switched on alone, is
+//! injected (its count is not zero), and those today's node survives break no invariant.
+//!
+//! Randomized tests print their first seed and take it from `PASSCOM_SEED`.
+
+use passcom_simulations::faults::SMALL_SYNC_PAGE;
+use passcom_simulations::report::default_threads;
+use passcom_simulations::{
+    FaultFamily, FaultSet, Invariant, Outcome, SimOptions, Summary, run_many, run_schedule,
+};
+
+fn first_seed(default: u64) -> u64 {
+    let seed = std::env::var("PASSCOM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    println!("first seed {seed} (set PASSCOM_SEED to change it)");
+    seed
+}
+
+/// Options with only `family` on top of the classic faults.
+fn only(family: FaultFamily) -> SimOptions {
+    SimOptions {
+        steps: 1_000,
+        faults: FaultSet::classic().with(family),
+        ..SimOptions::default()
+    }
+}
+
+/// Runs `schedules` seeds of `opts` from the first seed and sums them up.
+fn run(opts: &SimOptions, schedules: u64) -> (Vec<Outcome>, Summary) {
+    let seed = first_seed(1);
+    let outcomes = run_many(opts, seed, schedules, default_threads(), false, &|_| {});
+    let summary = Summary::of(&outcomes);
+    println!("{:?}", summary.faults);
+    (outcomes, summary)
+}
+
+/// Fails with every violation's replay command.
+fn assert_no_violation(opts: &SimOptions, outcomes: &[Outcome]) {
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            o.violation.as_ref().map(|v| {
+                format!(
+                    "seed {}: {v}\n  replay: {}",
+                    o.seed,
+                    opts.replay_command(o.seed)
+                )
+            })
+        })
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
+fn silent_cuts_are_injected_and_their_detection_is_measured() {
+    let opts = only(FaultFamily::SilentCuts);
+    let (outcomes, s) = run(&opts, 8);
+    assert_no_violation(&opts, &outcomes);
+    assert!(s.faults.silent_cuts > 0, "{:?}", s.faults);
+    // Some end was watched: it noticed (once the node has a failure detector), did not
+    // (today's node only learns of cuts it is told about), or was told of a real cut of the
+    // same link first.
+    assert!(
+        s.faults.detected_ends + s.faults.undetected_ends + s.faults.confounded_ends > 0,
+        "{:?}",
+        s.faults
+    );
+}
+
+#[test]
+fn clock_steps_are_injected_and_alone_break_nothing_in_these_seeds() {
+    // Alone, over these seeds, no step lands while a deadline is pending; see the pinned
+    // seed below for one that does.
+    let opts = only(FaultFamily::ClockSteps);
+    let (outcomes, s) = run(&opts, 8);
+    assert_no_violation(&opts, &outcomes);
+    assert!(s.faults.clock_steps > 0, "{:?}", s.faults);
+}
+
+/// Seed 24 (1,000 steps, every family today's node otherwise survives, plus clock steps) is
+/// a seed that fails on today's main: rumos takes a hold that waits on a partner's seats
+/// (deadline = its clock + 3 s), then its clock steps back 13.4 s; the deadline timer fires
+/// 3 s later as set, but the node compares the deadline with its stepped-back clock, finds
+/// it not passed, and the hold waits about 13 s more, past the bound on a request's wait.
+/// Ignored because it pins today's failure: once deadlines follow the timer's clock, flip
+/// the assertion to `outcome.violation.is_none()`, drop the `#[ignore]`, and put clock steps
+/// back in the default families.
+#[test]
+#[ignore = "pins today's failure; flip once deadlines survive a clock step back"]
+fn a_clock_step_back_leaves_a_hold_pending_on_todays_node_and_it_is_caught() {
+    let seed = 24;
+    let opts = SimOptions {
+        steps: 1_000,
+        faults: FaultSet::default().with(FaultFamily::ClockSteps),
+        ..SimOptions::default()
+    };
+    let outcome = run_schedule(&opts, seed);
+    assert!(outcome.metrics.faults.clock_steps > 0);
+    let v = outcome
+        .violation
+        .unwrap_or_else(|| panic!("no violation: {}", opts.replay_command(seed)));
+    println!("caught: {v}\n  replay: {}", opts.replay_command(seed));
+    assert_eq!(v.invariant, Invariant::Idempotency, "{v}");
+}
+
+#[test]
+fn long_outages_leave_peers_several_small_pages_behind_and_they_catch_up() {
+    let opts = only(FaultFamily::LongOutages);
+    let (outcomes, s) = run(&opts, 8);
+    assert_no_violation(&opts, &outcomes);
+    assert!(s.faults.long_outages > 0, "{:?}", s.faults);
+    assert!(
+        s.faults.max_restart_backlog > 3 * SMALL_SYNC_PAGE as u64,
+        "a peer came back at most {} events behind",
+        s.faults.max_restart_backlog
+    );
+}
+
+#[test]
+fn peers_that_never_return_leave_the_others_converging_and_answering() {
+    let opts = only(FaultFamily::NeverReturn);
+    let (outcomes, s) = run(&opts, 8);
+    assert_no_violation(&opts, &outcomes);
+    assert!(s.faults.never_return > 0, "{:?}", s.faults);
+}
+
+#[test]
+fn signed_events_are_accepted_under_a_closed_roster() {
+    let opts = only(FaultFamily::Signatures);
+    let (outcomes, s) = run(&opts, 4);
+    assert_no_violation(&opts, &outcomes);
+    assert_eq!(s.faults.signed_schedules, 4);
+    assert!(s.tickets > 0);
+}
+
+#[test]
+fn small_pages_are_used_in_schedules_with_long_outages() {
+    let opts = SimOptions {
+        faults: FaultSet::classic()
+            .with(FaultFamily::LongOutages)
+            .with(FaultFamily::SmallPages),
+        ..only(FaultFamily::LongOutages)
+    };
+    let (_, s) = run(&opts, 8);
+    assert!(s.faults.small_page_schedules > 0, "{:?}", s.faults);
+}
+
+/// Seed 8 (1,000 steps, long outages with pages of 16 events) is a seed that fails on
+/// today's main: after the final heal the peers never agree (boreal stays at rumos 13 and
+/// giro 24 while rumos is at 84 and 82). With pages of 512 the same schedule converges.
+/// Catch-up pages are filled origin by origin; a page whose first events wait on another
+/// origin's missing events is deferred, the receiver asks again with an unchanged clock and
+/// gets the very same page, so it seems never to reach the other origin. Ignored because it
+/// pins today's failure: once catch-up makes progress whatever the page size, flip the
+/// assertion to `outcome.violation.is_none()`, drop the `#[ignore]`, and add small-pages to
+/// the default families.
+#[test]
+#[ignore = "pins today's failure; flip once catch-up no longer stalls on small pages"]
+fn small_catch_up_pages_stall_todays_node_and_it_is_caught() {
+    let seed = 8;
+    let opts = SimOptions {
+        faults: FaultSet::classic()
+            .with(FaultFamily::LongOutages)
+            .with(FaultFamily::SmallPages),
+        ..only(FaultFamily::LongOutages)
+    };
+    let outcome = run_schedule(&opts, seed);
+    let v = outcome
+        .violation
+        .unwrap_or_else(|| panic!("no violation: {}", opts.replay_command(seed)));
+    println!("caught: {v}\n  replay: {}", opts.replay_command(seed));
+    assert_eq!(v.invariant, Invariant::Convergence, "{v}");
+}
+
+#[test]
+fn disk_losses_are_injected() {
+    // Today's node breaks invariants after a disk loss (see below): only the injection is
+    // asserted here.
+    let (_, s) = run(&only(FaultFamily::DiskLoss), 8);
+    assert!(s.faults.disk_losses > 0, "{:?}", s.faults);
+}
+
+#[test]
+fn rollbacks_are_injected() {
+    let (_, s) = run(&only(FaultFamily::Rollback), 8);
+    assert!(s.faults.rollbacks > 0, "{:?}", s.faults);
+}
+
+#[test]
+fn every_family_at_once_replays_event_for_event() {
+    let seed = first_seed(4);
+    let opts = SimOptions {
+        steps: 800,
+        faults: FaultSet::all(),
+        ..SimOptions::default()
+    };
+    let (a, b) = (run_schedule(&opts, seed), run_schedule(&opts, seed));
+    assert_eq!(a.trace_hash, b.trace_hash, "{}", opts.replay_command(seed));
+    assert_eq!(a.metrics, b.metrics);
+    assert_eq!(a.violation, b.violation);
+}
+
+/// Seed 4 (1,000 steps, disk loss only) is a seed that fails on today's main: rumos loses its
+/// disk, restarts empty, and seals a new event 1 while its partners hold its old event 1.
+/// Ignored because it pins today's failure: once the node recovers its own history from its
+/// partners before it sells (DESIGN.md invariant 8), flip the assertion to
+/// `outcome.violation.is_none()` and drop the `#[ignore]`.
+#[test]
+#[ignore = "pins today's failure; flip once the node's disk-loss recovery lands"]
+fn a_disk_loss_makes_todays_node_reuse_a_sequence_number_and_it_is_caught() {
+    let seed = 4;
+    let opts = only(FaultFamily::DiskLoss);
+    let outcome = run_schedule(&opts, seed);
+    assert!(outcome.metrics.faults.disk_losses > 0);
+    let v = outcome
+        .violation
+        .unwrap_or_else(|| panic!("no violation: {}", opts.replay_command(seed)));
+    println!("caught: {v}\n  replay: {}", opts.replay_command(seed));
+    assert!(
+        matches!(
+            v.invariant,
+            Invariant::UniqueSequence | Invariant::NoDoubleSale
+        ),
+        "{v}"
+    );
+}
