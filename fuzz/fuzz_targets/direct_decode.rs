@@ -1,6 +1,6 @@
 //! Fuzz target: the request-response decoder exactly as a peer runs it — libp2p's CBOR codec
 //! (cbor4ii) with Passcom's size limits — fed arbitrary bytes as the body of a direct request
-//! and of a response, as a rogue peer could write them on a `/passcom/direct/1` stream.
+//! and of a response, as a rogue peer could write them on a `/passcom/direct/2` stream.
 #![no_main]
 
 use futures::io::Cursor;

@@ -11,16 +11,16 @@ use passcom_crdt::AirlineId;
 use passcom_node::{Event, Message};
 
 /// Version of the wire format described here.
-pub const WIRE_VERSION: u32 = 1;
+pub const WIRE_VERSION: u32 = 2;
 
 /// The gossipsub topic that carries every live event (catalog changes, seat-token changes and
 /// tickets). One topic, because an event is signed as a whole by its origin: splitting it by
 /// content would break the signature, and a subscriber filters what it wants after decoding.
-pub const EVENTS_TOPIC: &str = "passcom/v1/events";
+pub const EVENTS_TOPIC: &str = "passcom/v2/events";
 
 /// The request-response protocol for messages to one peer: token hand-overs, seat requests,
 /// vector-clock exchange and catch-up events.
-pub const DIRECT_PROTOCOL: &str = "/passcom/direct/1";
+pub const DIRECT_PROTOCOL: &str = "/passcom/direct/2";
 
 /// The identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/passcom/1";
@@ -111,9 +111,9 @@ fn approx_size(ev: &Event) -> usize {
 /// Splits a message into messages of at most about [`CHUNK_BYTES`] each. Only `Events` and
 /// `Page` are ever split (by whole events, keeping their order); other messages are returned as
 /// they are. Splitting is safe because the node applies events in any grouping and order: it
-/// defers an event until its predecessors are there. Every part of a page echoes its nonce (any
-/// of them proves the responder alive); only the last carries `more`, so the asker asks for the
-/// next page once, when this one has arrived whole.
+/// defers an event until its predecessors are there. Every part of a page echoes its nonce and
+/// `asker_seq` (any of them proves the responder alive); every part but the last says `more`
+/// (there is more after it), and the last says what the whole page said.
 pub fn chunk(msg: Message) -> Vec<Message> {
     match msg {
         Message::Events { events } => split(events)
@@ -124,6 +124,7 @@ pub fn chunk(msg: Message) -> Vec<Message> {
             events,
             more,
             nonce,
+            asker_seq,
         } => {
             let parts = split(events);
             let last = parts.len() - 1;
@@ -132,8 +133,9 @@ pub fn chunk(msg: Message) -> Vec<Message> {
                 .enumerate()
                 .map(|(i, events)| Message::Page {
                     events,
-                    more: more && i == last,
+                    more: more || i != last,
                     nonce,
+                    asker_seq,
                 })
                 .collect()
         }
@@ -207,24 +209,36 @@ mod tests {
     }
 
     #[test]
-    fn a_long_page_says_more_only_in_its_last_part() {
+    fn only_the_last_part_of_a_long_page_can_say_it_is_complete() {
         let events: Vec<Event> = (1..=5).map(|s| event(s, CHUNK_BYTES / 2)).collect();
         let parts = chunk(Message::Page {
             events,
-            more: true,
+            more: false,
             nonce: 42,
+            asker_seq: 7,
         });
         assert!(parts.len() >= 3, "{} parts", parts.len());
         let flags: Vec<(bool, i64)> = parts
             .iter()
             .map(|m| match m {
-                Message::Page { more, nonce, .. } => (*more, *nonce),
+                Message::Page {
+                    more,
+                    nonce,
+                    asker_seq,
+                    ..
+                } => {
+                    assert_eq!(*asker_seq, 7);
+                    (*more, *nonce)
+                }
                 _ => unreachable!(),
             })
             .collect();
         assert!(flags.iter().all(|(_, n)| *n == 42));
-        assert_eq!(flags.iter().filter(|(m, _)| *m).count(), 1);
-        assert!(flags.last().unwrap().0, "the last part says more");
+        // A part that is not the last must never read as "nothing more": a recovering asker
+        // would take itself for caught up after the first part of a long page.
+        let (last, rest) = flags.split_last().unwrap();
+        assert!(rest.iter().all(|(m, _)| *m), "{flags:?}");
+        assert!(!last.0, "the last part says what the page said");
     }
 
     #[test]

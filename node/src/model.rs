@@ -136,6 +136,9 @@ pub enum Message {
         more: bool,
         /// The asker's `nonce`, echoed.
         nonce: Millis,
+        /// The highest event of the asker's own origin that the responder holds: a recovering
+        /// asker is not caught up until its clock of itself reaches it.
+        asker_seq: u64,
     },
     /// Asks the receiver to hand over seat tokens of `flight`: the named `seats`, or else any
     /// `count` seats.

@@ -434,3 +434,76 @@ fn a_forged_event_under_our_own_name_is_rejected_and_does_not_halt_us() {
     assert_eq!(node.state(), PeerState::Active, "a forgery proves no twin");
     assert_eq!(node.clock().get(&a("rumos")), 0);
 }
+
+#[test]
+fn a_recovering_peer_is_not_caught_up_while_a_partner_holds_more_of_its_own_events() {
+    let mut c = Cluster::new(&["giro"]);
+    c.configs.insert(a("rumos"), recovering("rumos"));
+    c.open("rumos");
+    c.input(&a("rumos"), Input::Connected(a("giro")));
+    c.queue.clear();
+    // A page that says "nothing more" yet reports events of rumos that rumos lacks (its
+    // parts arrived out of order, say): rumos must not start selling over them.
+    c.input(
+        &a("rumos"),
+        Input::Message {
+            from: a("giro"),
+            msg: Message::Page {
+                events: Vec::new(),
+                more: false,
+                nonce: c.now,
+                asker_seq: 5,
+            },
+        },
+    );
+    assert!(matches!(
+        c.node("rumos").state(),
+        PeerState::Recovering { .. }
+    ));
+    c.input(
+        &a("rumos"),
+        Input::Message {
+            from: a("giro"),
+            msg: Message::Page {
+                events: Vec::new(),
+                more: false,
+                nonce: c.now,
+                asker_seq: 0,
+            },
+        },
+    );
+    assert!(
+        matches!(c.node("rumos").state(), PeerState::Recovering { .. }),
+        "the highest own event a partner reported still counts"
+    );
+}
+
+#[test]
+fn a_chosen_seat_held_by_the_owner_sells_at_a_partner_whose_escrow_pool_is_full() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![with_escrow(
+            flight("rumos", "RU1", "SSA", "BSB", 10, 20, "ABCDEF"),
+            &["giro"],
+        )],
+    );
+    // giro holds its whole share of RU1; the traveler picks a seat rumos holds.
+    let seat = c
+        .node("giro")
+        .seat_map(
+            c.node("giro").catalog().flight(&"RU1".into()).unwrap(),
+            c.now,
+        )
+        .into_iter()
+        .find(|(_, s)| matches!(s, SeatStatus::Partner { holder } if holder.as_str() == "rumos"))
+        .map(|(l, _)| l)
+        .expect("a seat at rumos");
+    c.buy("giro", "k", &[("RU1", Some(seat.as_str()))]);
+    c.settle();
+    assert!(
+        matches!(c.node("giro").operation("k"), Some(Operation::Confirmed(_))),
+        "{:?}",
+        c.node("giro").operation("k")
+    );
+}

@@ -75,6 +75,7 @@ impl Node {
                 events,
                 more,
                 nonce,
+                asker_seq: self.clock.get(from),
             },
         });
         if !clock.missing_from(&self.clock).is_empty() {
@@ -91,14 +92,14 @@ impl Node {
         events: Vec<Event>,
         more: bool,
         nonce: Millis,
+        asker_seq: u64,
         now: Millis,
     ) {
         self.on_answer(from, nonce, now);
         self.on_events(from, events, now);
+        self.partner_holds_ours(from, asker_seq, !more);
         if more {
             self.ask_sync(from);
-        } else {
-            self.partner_caught_us_up(from);
         }
     }
 }

@@ -1643,7 +1643,8 @@ impl Node {
                 events,
                 more,
                 nonce,
-            } => self.on_page(&from, events, more, nonce, now),
+                asker_seq,
+            } => self.on_page(&from, events, more, nonce, asker_seq, now),
             Message::SeatRequest {
                 flight,
                 seats,
@@ -1684,16 +1685,20 @@ impl Node {
             .filter(|(_, t)| !matches!(t.state, TokenState::Sold { .. }) && t.writer() == from)
             .count();
         let room = cap.saturating_sub(held);
-        if room == 0 {
-            return;
-        }
         let grant = Transition::Grant { to: from.clone() };
         if !seats.is_empty() {
+            // A traveler's chosen seats pass even a full pool, by at most one itinerary's
+            // worth: a partner holding its whole escrow share must still sell the seat its
+            // buyer picked, and an asker still cannot take more than a few beyond the cap.
+            let room = (cap + MAX_LEGS).saturating_sub(held);
             for label in seats.iter().take(MAX_LEGS.min(room)) {
                 if f.has_seat(label) {
                     let _ = self.write_token(&f.seat(label), &grant, now);
                 }
             }
+            return;
+        }
+        if room == 0 {
             return;
         }
         let mine: Vec<SeatId> = seats_now

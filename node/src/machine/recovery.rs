@@ -30,6 +30,8 @@ pub(super) enum Phase {
     Active,
     Recovering {
         since: Millis,
+        /// The highest of our own events that a partner said it holds.
+        own_seen: u64,
         /// Partners that answered with everything we lacked.
         caught_up: BTreeSet<AirlineId>,
     },
@@ -40,6 +42,7 @@ impl Phase {
     pub(super) fn recovering(since: Millis) -> Phase {
         Phase::Recovering {
             since,
+            own_seen: 0,
             caught_up: BTreeSet::new(),
         }
     }
@@ -113,10 +116,22 @@ impl Node {
         (&self.equivocations, self.equivocation_count)
     }
 
-    /// A page from `from` left nothing more to send.
-    pub(super) fn partner_caught_us_up(&mut self, from: &AirlineId) {
-        if let Phase::Recovering { caught_up, .. } = &mut self.phase {
-            caught_up.insert(from.clone());
+    /// A page from `from` says it holds our own events up to `seq`, and whether it left
+    /// nothing more to send (`done`). A partner counts as having caught us up only on a page
+    /// that is done; one that says more takes it out again.
+    pub(super) fn partner_holds_ours(&mut self, from: &AirlineId, seq: u64, done: bool) {
+        if let Phase::Recovering {
+            caught_up,
+            own_seen,
+            ..
+        } = &mut self.phase
+        {
+            *own_seen = (*own_seen).max(seq);
+            if done {
+                caught_up.insert(from.clone());
+            } else {
+                caught_up.remove(from);
+            }
         }
     }
 
@@ -127,11 +142,16 @@ impl Node {
     /// latter could sell again a seat it had sold (safety first; the operator asserts a new
     /// network with `fresh_network`).
     pub(super) fn maybe_finish_recovery(&mut self, now: Millis) {
-        let Phase::Recovering { caught_up, .. } = &self.phase else {
+        let Phase::Recovering {
+            caught_up,
+            own_seen,
+            ..
+        } = &self.phase
+        else {
             return;
         };
         let me = &self.cfg.airline;
-        if self.deferred.keys().any(|(o, _)| o == me) {
+        if self.clock.get(me) < *own_seen || self.deferred.keys().any(|(o, _)| o == me) {
             return;
         }
         if caught_up.is_empty() || !self.reachable.is_subset(caught_up) {
