@@ -56,7 +56,7 @@ fn assert_no_violation(opts: &SimOptions, outcomes: &[Outcome]) {
 #[test]
 fn silent_cuts_are_injected_and_their_detection_is_measured() {
     let opts = only(FaultFamily::SilentCuts);
-    let (outcomes, s) = run(&opts, 8);
+    let (outcomes, s) = run(&opts, 40);
     assert_no_violation(&opts, &outcomes);
     assert!(s.faults.silent_cuts > 0, "{:?}", s.faults);
     // Some end was watched: it noticed (once the node has a failure detector), did not

@@ -1077,8 +1077,12 @@ impl Node {
         }
     }
 
-    /// Re-tries every pending operation after tokens moved or peers came back.
+    /// Re-tries every pending operation after tokens moved or peers came back. Not while the
+    /// peer is not active: it may write nothing, and its pending purchases wait for it to be.
     fn retry_pending(&mut self, now: Millis) {
+        if !self.phase.is_active() {
+            return;
+        }
         let pending: Vec<(String, PendingOp)> = self
             .pending
             .iter()
@@ -1200,6 +1204,9 @@ impl Node {
     ) -> Attempt {
         // Every leg is checked before any is written, so a leg that cannot be sold (a cart's
         // seat taken after its hold lapsed, say) refuses the whole itinerary and writes nothing.
+        if let Some(r) = self.phase.refusal() {
+            return Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
+        }
         let probe = TicketId::new(String::new());
         for (seat, hold_id) in &chosen {
             let t = Transition::Sell {
@@ -1282,6 +1289,9 @@ impl Node {
             hold_id: h.hold_id.clone(),
             expires: h.expires,
         };
+        if let Some(r) = self.phase.refusal() {
+            return Attempt::Finished(Operation::Refused(r.clone()), Reply::Refused(r));
+        }
         for (seat, _) in &chosen {
             if self.next_token(seat, &t, now).is_err() {
                 let r = Refusal::SeatTaken { seat: seat.clone() };
@@ -1584,8 +1594,9 @@ impl Node {
                     timer: Timer::Tick,
                 });
                 if !self.phase.is_active() {
-                    // Nothing is released or refused while the history is not ours yet.
-                    return;
+                    // Nothing is released or written while the history is not ours yet; a
+                    // purchase that reached its deadline is answered all the same.
+                    return self.expire_pending_inactive(now);
                 }
                 let lapsed: Vec<String> = self
                     .holds
@@ -1600,12 +1611,36 @@ impl Node {
                 self.tokens_arrived = true;
             }
             Timer::Deadline(_) if self.phase.is_active() => self.expire_pending(now),
-            Timer::Deadline(_) => {}
+            Timer::Deadline(_) => self.expire_pending_inactive(now),
             Timer::HoldExpiry(hold_id) => {
                 if self.holds.get(&hold_id).is_some_and(|h| h.expires <= now) {
                     self.release_hold(&hold_id, now);
                 }
             }
+        }
+    }
+
+    /// A peer that is not active ends the purchases that reached their deadline with its
+    /// phase's refusal (an answer to one attempt: the key stays free for a retry), writing
+    /// nothing, so no request waits on a recovery that may take long.
+    fn expire_pending_inactive(&mut self, now: Millis) {
+        let Some(r) = self.phase.refusal() else {
+            return;
+        };
+        let due: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|k| {
+                matches!(self.operations.get(*k), Some(Operation::Pending { deadline, .. }) if *deadline <= now)
+            })
+            .cloned()
+            .collect();
+        for key in due {
+            self.finish(
+                &key,
+                Operation::Refused(r.clone()),
+                Reply::Refused(r.clone()),
+            );
         }
     }
 
