@@ -30,7 +30,7 @@ the CI environment variable is set). Standard library only.
 """
 
 import ctypes
-import http.client
+import http.client as httpclient
 import json
 import os
 import shutil
@@ -98,6 +98,15 @@ def existing_namespaces():
     return {line.split()[0] for line in r.stdout.splitlines() if line.strip()}
 
 
+def running(pid):
+    """Whether `pid` is alive (a zombie, left by an aborted run, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def clean_namespaces(quiet=False):
     """Kills whatever runs in our namespaces (left by this script) and deletes them."""
     present = existing_namespaces()
@@ -116,9 +125,9 @@ def clean_namespaces(quiet=False):
             if not alive:
                 break
             end = time.monotonic() + 3
-            while time.monotonic() < end and any(os.path.exists(f"/proc/{p}") for p in alive):
+            while time.monotonic() < end and any(running(p) for p in alive):
                 time.sleep(0.05)
-            pids = [p for p in alive if os.path.exists(f"/proc/{p}")]
+            pids = [p for p in alive if running(p)]
         sh("ip", "netns", "del", ns, check=False)
         if not quiet:
             log(f"removed namespace {ns}")
@@ -169,7 +178,7 @@ def ns_socket(ns):
         _setns(_root_fd)
 
 
-class NsConnection(http.client.HTTPConnection):
+class NsConnection(httpclient.HTTPConnection):
     def __init__(self, ns, host, port, timeout):
         super().__init__(host, port, timeout=timeout)
         self._ns = ns
@@ -205,7 +214,7 @@ def http(airline, method, path, body=None, token=None, key=None, timeout=5.0):
         conn.request(method, path, body=data, headers=headers)
         r = conn.getresponse()
         raw, status = r.read(), r.status
-    except (OSError, http.client.HTTPException) as e:
+    except (OSError, httpclient.HTTPException) as e:
         return 0, str(e), time.monotonic() - t
     finally:
         conn.close()
@@ -589,21 +598,23 @@ def main():
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
+    # Also when started in the background, where SIGINT comes in ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _root_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    clean_namespaces()
-    probe = sh("ip", "netns", "add", BRIDGE_NS, check=False)
-    if probe.returncode != 0:
-        return skip(f"ip netns is unusable here: {probe.stderr.strip()}")
-    sh("ip", "netns", "del", BRIDGE_NS, check=False)
-
     res = Result()
     error = None
     try:
+        clean_namespaces()  # leftovers of an aborted run
+        probe = sh("ip", "netns", "add", BRIDGE_NS, check=False)
+        if probe.returncode != 0:
+            return skip(f"ip netns is unusable here: {probe.stderr.strip()}")
+        sh("ip", "netns", "del", BRIDGE_NS, check=False)
         run(binary, res)
     except Abort as e:
         error = str(e)
     except KeyboardInterrupt as e:
         error = f"interrupted ({e or 'Ctrl-C'})"
+        clean_namespaces(quiet=True)
     summary = {"passed": res.passed, "failed": len(res.failed), "failures": res.failed,
                "error": error, "total_s": fmt(time.monotonic() - T_START), **res.figures}
     print(json.dumps(summary), flush=True)
