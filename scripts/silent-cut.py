@@ -30,6 +30,7 @@ the CI environment variable is set). Standard library only.
 """
 
 import ctypes
+import fcntl
 import http.client as httpclient
 import json
 import os
@@ -573,6 +574,24 @@ def run(binary, res):
             shutil.rmtree(root, ignore_errors=True)
 
 
+def take_lock():
+    """The namespaces have fixed names: a second run would tear down the first one's network.
+    Waits (bounded) for a run in progress to end; returns the held lock file, or None."""
+    path = "/run/lock/passcom-silent-cut.lock" if os.path.isdir("/run/lock") else \
+        "/tmp/passcom-silent-cut.lock"
+    f = open(path, "w")
+    end = time.monotonic() + 60
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except BlockingIOError:
+            if time.monotonic() > end:
+                f.close()
+                return None
+            time.sleep(0.5)
+
+
 def skip(why):
     ci = bool(os.environ.get("CI"))
     print(f"silent-cut: SKIPPED — {why}" + (" (CI is set: this counts as a failure)" if ci
@@ -601,6 +620,11 @@ def main():
     # Also when started in the background, where SIGINT comes in ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _root_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    lock = take_lock()
+    if lock is None:
+        print("silent-cut: FAILED: another silent-cut run still holds the lock after 60 s",
+              flush=True)
+        return 1
     res = Result()
     error = None
     try:
@@ -613,7 +637,7 @@ def main():
     except Abort as e:
         error = str(e)
     except KeyboardInterrupt as e:
-        error = f"interrupted ({e or 'Ctrl-C'})"
+        error = f"interrupted ({str(e) or 'Ctrl-C'})"
         clean_namespaces(quiet=True)
     summary = {"passed": res.passed, "failed": len(res.failed), "failures": res.failed,
                "error": error, "total_s": fmt(time.monotonic() - T_START), **res.figures}
