@@ -37,6 +37,7 @@ impl Peer {
                 "--http",
                 "127.0.0.1:0",
                 "--demo-catalog",
+                "--fresh-network",
             ])
             .env("HOME", home)
             .env("RUST_LOG", "warn,tower_http=info")
