@@ -15,3 +15,8 @@ fi
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
 fi
+
+# ip (network namespaces) and iptables (the one-way cut) for scripts/silent-cut.py.
+if ! command -v ip >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 iptables
+fi
