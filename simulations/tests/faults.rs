@@ -234,3 +234,28 @@ fn a_disk_loss_no_longer_makes_a_peer_reuse_a_sequence_number() {
         opts.replay_command(seed)
     );
 }
+
+/// Seeds of the default schedules (2,000 steps) that broke an intermediate build of the
+/// recovery work, each pinned here: seed 51, a pending purchase retried while its peer was
+/// still recovering committed a ticket whose legs could not be written (all-or-nothing);
+/// seed 81, a purchase at a recovering peer waited past the bound on a request's wait.
+#[test]
+fn a_recovering_peer_neither_sells_half_an_itinerary_nor_leaves_a_purchase_waiting() {
+    let opts = SimOptions {
+        steps: 2_000,
+        ..SimOptions::default()
+    };
+    for seed in [51, 81] {
+        let outcome = run_schedule(&opts, seed);
+        assert!(
+            outcome.violation.is_none(),
+            "{}: {}",
+            outcome
+                .violation
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            opts.replay_command(seed)
+        );
+    }
+}
