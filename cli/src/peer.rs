@@ -48,6 +48,27 @@ pub struct PeerArgs {
     /// by a partner. Never use it for a peer whose data folder was lost or restored.
     #[arg(long, env = "PASSCOM_FRESH_NETWORK")]
     fresh_network: bool,
+    /// The other airlines of this network (repeat, or comma-separated). A recovering peer
+    /// waits to be caught up by each of them, besides those it learns of from its store and
+    /// its connections: after a lost data folder it knows nobody, and a partner it never
+    /// hears of may be the only one holding some of its own events.
+    #[arg(
+        long,
+        env = "PASSCOM_PARTNERS",
+        value_delimiter = ',',
+        value_name = "AIRLINE"
+    )]
+    partners: Vec<String>,
+    /// A partner gone for good (repeat, or comma-separated): recovery stops waiting for it.
+    /// Whatever of this peer's events only that partner held is lost, so say it only of an
+    /// airline that will never come back with its data.
+    #[arg(
+        long,
+        env = "PASSCOM_PARTNER_GONE",
+        value_delimiter = ',',
+        value_name = "AIRLINE"
+    )]
+    partner_gone: Vec<String>,
     /// A partner that has not answered the failure detector's probe for this long (ms) is
     /// treated as unreachable.
     #[arg(long, env = "PASSCOM_SUSPECT_AFTER_MS", default_value_t = 3000)]
@@ -181,6 +202,8 @@ pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
     // restored from a backup, and selling before hearing them could reuse a sequence number.
     cfg.node.recover_at_start = true;
     cfg.node.fresh_network = args.fresh_network;
+    cfg.node.partners = airline_set("--partners", &args.partners)?;
+    cfg.node.gone_partners = airline_set("--partner-gone", &args.partner_gone)?;
     cfg.node.suspect_after_ms = args.suspect_after_ms.max(cfg.node.tick_ms);
     let rt = runtime()?;
     rt.block_on(async move {
@@ -354,6 +377,11 @@ pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
             // The demo's three peers start together; a new data folder is a new network.
             cfg.node.recover_at_start = true;
             cfg.node.fresh_network = !data.join("passcom.redb").exists();
+            cfg.node.partners = DEMO
+                .iter()
+                .filter(|d| d.0 != airline)
+                .map(|d| AirlineId::new(d.0))
+                .collect();
             let started = match passcom_net::start(cfg).await {
                 Ok(h) => serve_http(&h, &format!("127.0.0.1:{http}"), data)
                     .await
@@ -437,4 +465,27 @@ mod tests {
         );
         assert_eq!(DEMO[0].2, DEFAULT_HTTP_PORT);
     }
+}
+
+/// Parses a list of airline names given to `flag`.
+///
+/// Errors: a name that is not 1 to 64 of `[a-z0-9_-]`, with the flag that gave it.
+fn airline_set(
+    flag: &str,
+    names: &[String],
+) -> Result<std::collections::BTreeSet<AirlineId>, String> {
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            if passcom_net::wire::valid_airline_name(n) {
+                Ok(AirlineId::new(n))
+            } else {
+                Err(format!(
+                    "{flag} {n:?}: an airline name is 1 to 64 of a-z, 0-9, - and _"
+                ))
+            }
+        })
+        .collect()
 }

@@ -51,8 +51,7 @@ pub struct SimulateArgs {
     keep_going: bool,
     /// Fault families on top of partitions and short crashes: all, classic (none), default,
     /// or a comma list of silent-cuts, clock-steps, long-outages, disk-loss, rollback,
-    /// never-return, signatures, small-pages. The default is every family today's node
-    /// survives (all but clock-steps, disk-loss, rollback and small-pages).
+    /// never-return, signatures, small-pages. The default is every family.
     #[arg(long, default_value = "default")]
     faults: String,
 }

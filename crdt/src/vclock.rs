@@ -38,6 +38,11 @@ impl VectorClock {
         self.0.get(origin).copied().unwrap_or(0)
     }
 
+    /// Every origin with at least one event here, in name order.
+    pub fn origins(&self) -> impl Iterator<Item = &AirlineId> {
+        self.0.iter().filter(|(_, s)| **s > 0).map(|(o, _)| o)
+    }
+
     /// Records that every event of `origin` up to `seq` is applied. Never lowers the entry.
     pub fn observe(&mut self, origin: &AirlineId, seq: u64) {
         let e = self.0.entry(origin.clone()).or_insert(0);

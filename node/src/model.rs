@@ -426,6 +426,9 @@ pub enum Input {
     Disconnected(AirlineId),
     /// A timer set by [`Output::SetTimer`] fired.
     Timer(Timer),
+    /// The operator says partner `airline` is gone for good: a recovering peer stops waiting
+    /// for it (see `Config::gone_partners`).
+    PartnerGone(AirlineId),
     /// The transport learned `airline`'s ed25519 verifying key (from its peer id). A second,
     /// different key for a known airline is answered by [`Output::Rejected`].
     PeerKey {

@@ -507,3 +507,80 @@ fn a_chosen_seat_held_by_the_owner_sells_at_a_partner_whose_escrow_pool_is_full(
         c.node("giro").operation("k")
     );
 }
+
+/// giro's latest events reached rumos alone (boreal was cut off); then giro lost its disk and
+/// came back while rumos was cut off. Caught up by boreal only, it would number on from what
+/// boreal holds and write rumos's numbers a second time, differently. It waits for every
+/// partner it knows of (here from `Config::partners`), and only the operator's word that rumos
+/// is gone for good ends the wait early. On the main of 2026-12-02 giro went active with
+/// boreal alone.
+#[test]
+fn a_restored_peer_waits_for_the_partner_that_alone_holds_some_of_its_events() {
+    let restore = |c: &mut Cluster| {
+        c.put(
+            "giro",
+            vec![flight("giro", "GI1", "BSB", "REC", 12, 5, "AB")],
+        );
+        let sell = |c: &mut Cluster, keys: std::ops::Range<usize>| {
+            for i in keys {
+                let id = c.buy("giro", &format!("k{i}"), &[("GI1", None)]);
+                c.settle();
+                c.tick(10);
+                assert!(c.ticket(id).is_some(), "k{i} sells");
+            }
+        };
+        sell(c, 0..2);
+        c.partition("boreal");
+        sell(c, 2..4);
+        let giro_seq = c.node("giro").clock().get(&a("giro"));
+        assert_eq!(c.node("rumos").clock().get(&a("giro")), giro_seq);
+        assert!(c.node("boreal").clock().get(&a("giro")) < giro_seq);
+        c.crash("giro");
+        std::fs::remove_file(c.path("giro")).unwrap();
+        c.heal("boreal");
+        c.partition("rumos");
+        let mut cfg = recovering("giro");
+        cfg.partners = [a("rumos"), a("boreal")].into();
+        c.configs.insert(a("giro"), cfg);
+        c.open("giro");
+        c.connect("giro");
+        c.ticks(10, 1_000);
+        giro_seq
+    };
+
+    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    let giro_seq = restore(&mut c);
+    assert!(
+        matches!(c.node("giro").state(), PeerState::Recovering { .. }),
+        "caught up by boreal alone: {:?}",
+        c.node("giro").state()
+    );
+    let early = c.buy("giro", "early", &[("GI1", None)]);
+    assert_eq!(
+        c.replies.get(&early),
+        Some(&Reply::Refused(Refusal::Recovering))
+    );
+    c.heal("rumos");
+    c.ticks(5, 500);
+    assert_eq!(c.node("giro").state(), PeerState::Active);
+    assert_eq!(c.node("giro").clock().get(&a("giro")), giro_seq);
+    let id = c.buy("giro", "after", &[("GI1", None)]);
+    c.settle();
+    let t = c.ticket(id).expect("sells once caught up").clone();
+    assert!(
+        t.id.as_str()
+            .starts_with(&format!("giro-{}-", giro_seq + 1)),
+        "{}",
+        t.id
+    );
+    c.ticks(3, 500);
+    for n in ["giro", "rumos", "boreal"] {
+        assert!(c.node(n).equivocations().0.is_empty(), "{n}");
+    }
+
+    // The same, but the operator says rumos is gone for good: the wait ends at once.
+    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    restore(&mut c);
+    c.input(&a("giro"), Input::PartnerGone(a("rumos")));
+    assert_eq!(c.node("giro").state(), PeerState::Active);
+}

@@ -388,17 +388,20 @@ impl Checker {
     ///
     /// Errors: the replay breaks an invariant, which would mean a kept event depended on a
     /// forgotten one (it cannot, if `keep` is right).
+    ///
+    /// Several origins may lose events at once (two disks replaced while both were down): they
+    /// are forgotten together, in one replay, because a kept event of one may depend on a
+    /// forgotten event of another only if it is itself forgotten.
     pub fn forget_beyond(
         &mut self,
-        origin: &AirlineId,
-        keep: u64,
+        keep: &BTreeMap<AirlineId, u64>,
     ) -> Result<Vec<TicketId>, Breach> {
-        if self.last_seq(origin) <= keep {
+        if keep.iter().all(|(o, k)| self.last_seq(o) <= *k) {
             return Ok(Vec::new());
         }
         let log: Vec<Event> = std::mem::take(&mut self.log)
             .into_iter()
-            .filter(|e| &e.origin != origin || e.seq <= keep)
+            .filter(|e| keep.get(&e.origin).is_none_or(|k| e.seq <= *k))
             .collect();
         let confirmed = std::mem::take(&mut self.confirmed_log);
         let capacity = std::mem::take(&mut self.capacity);
@@ -671,7 +674,8 @@ mod tests {
         let lost = sale("rumos", 1, "rumos-1-1", initial.clone());
         c.observe_event(&lost).unwrap();
         c.confirmed(&lost.tickets[0]).unwrap();
-        let forgiven = c.forget_beyond(&AirlineId::new("rumos"), 0).unwrap();
+        let keep = BTreeMap::from([(AirlineId::new("rumos"), 0)]);
+        let forgiven = c.forget_beyond(&keep).unwrap();
         assert_eq!(forgiven, vec![TicketId::new("rumos-1-1")]);
         assert!(!c.committed(&TicketId::new("rumos-1-1")));
         c.observe_event(&sale("rumos", 1, "rumos-1-2", initial))

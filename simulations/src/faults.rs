@@ -71,19 +71,10 @@ pub struct FaultSet {
 }
 
 impl Default for FaultSet {
-    /// Every family today's node survives with no violation. Opt-in until the node is fixed
-    /// (each was caught by its family: see `simulations/tests/faults.rs`):
-    /// - disk loss and rollback, until the node recovers its own history from its partners;
-    /// - small pages, until catch-up no longer stalls when a page fills up with events that
-    ///   wait on another origin's;
-    /// - clock steps, until a pending purchase's or hold's deadline is judged on the clock its
-    ///   timer runs on (a step back leaves it pending long after its timer fired).
+    /// Every family: each was caught breaking an invariant by its own family before the node
+    /// was fixed (see `simulations/tests/faults.rs`), and the node now survives them all.
     fn default() -> Self {
         FaultSet::all()
-            .without(FaultFamily::DiskLoss)
-            .without(FaultFamily::Rollback)
-            .without(FaultFamily::SmallPages)
-            .without(FaultFamily::ClockSteps)
     }
 }
 

@@ -242,6 +242,10 @@ struct Peer {
     snapshot: Option<Snapshot>,
     /// Never comes back, not even in the final phase.
     gone: bool,
+    /// Its disk was replaced (lost or rolled back) and it has not been active since: what it
+    /// confirmed before may still be on its way back from the partners, so a restart now
+    /// cannot be asked to hold it.
+    restoring: bool,
 }
 
 /// The links between peers. A link is up when the partition plan wants it and both ends run;
@@ -409,6 +413,7 @@ impl Simulation {
                     crash_after_batch: false,
                     fate: DiskFate::Kept,
                     last_clock: VectorClock::new(),
+                    restoring: false,
                     snapshot: None,
                     gone: false,
                 }
@@ -831,6 +836,7 @@ impl Simulation {
         // A replaced disk cannot hold every ticket its peer confirmed yet: those that survive
         // elsewhere come back through catch-up, and the final check demands them.
         let replaced = self.apply_fate(n);
+        self.peers[n].restoring |= replaced;
         let peer = &self.peers[n];
         let name = format!("<simulated {}>", peer.cfg.airline);
         let opened = peer
@@ -847,7 +853,9 @@ impl Simulation {
             });
         match opened {
             Ok((node, outputs)) => {
-                if !replaced && let Err(b) = self.checker.check_restarted(&node) {
+                if !self.peers[n].restoring
+                    && let Err(b) = self.checker.check_restarted(&node)
+                {
                     self.breach(b);
                 }
                 let backlog: u64 = self
@@ -884,6 +892,10 @@ impl Simulation {
         // node's clock is what they hold (its memory equals its store).
         if let Some(node) = self.peers[n].node.take() {
             self.peers[n].last_clock = node.clock().clone();
+            // Active again after a replaced disk: it holds all that survived of its history.
+            if node.state() == passcom_node::PeerState::Active {
+                self.peers[n].restoring = false;
+            }
         }
         self.peers[n].incarnation += 1;
         self.peers[n].crash_after_batch = false;
@@ -1466,6 +1478,11 @@ impl Simulation {
     fn final_heal(&mut self) {
         self.draining = true;
         self.net.quiet = true;
+        // No rollback happens any more: snapshots kept for one are not copies of anything now.
+        for p in &mut self.peers {
+            p.snapshot = None;
+        }
+        self.forget_lost();
         for n in 0..self.peers.len() {
             self.peers[n].crash_after_batch = false;
             if !self.alive(n) {
@@ -1554,10 +1571,8 @@ impl Simulation {
         let gone: Vec<usize> = (0..self.peers.len())
             .filter(|&n| self.peers[n].gone)
             .collect();
-        for n in gone {
-            let keep = self.surviving_seq(n);
-            self.forget_beyond(n, keep);
-        }
+        let keep = gone.iter().map(|&n| (n, self.surviving_seq(n))).collect();
+        self.forget_beyond(keep);
         if self.violation.is_some() {
             return;
         }

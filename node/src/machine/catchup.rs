@@ -66,6 +66,7 @@ impl Node {
     /// Answers a probe and catch-up request: always, even with nothing to send, because the
     /// answer is also the asker's proof that this peer is alive.
     pub(super) fn on_sync_request(&mut self, from: &AirlineId, clock: &VectorClock, nonce: Millis) {
+        self.forget_events_disowned_by(from, clock.get(from));
         let (events, more) = self
             .events_missing_from(clock, self.cfg.max_events_per_sync)
             .unwrap_or_default();

@@ -73,6 +73,15 @@ pub struct Config {
     /// The operator asserts that no partner holds events of this airline (a brand-new
     /// network): an empty store starts active instead of waiting for partners.
     pub fresh_network: bool,
+    /// The partners this peer's network has, besides those it learns of (its clock's origins
+    /// and its connections). A recovering peer waits to be caught up by every one of them:
+    /// after a lost disk it knows nobody, and a partner it never hears of may be the only
+    /// one holding some of its own events (`passcom peer --partners`).
+    pub partners: BTreeSet<AirlineId>,
+    /// Partners gone for good (their operator said so): a recovering peer does not wait for
+    /// them. What they alone held of this peer's events is lost with them, so their operator
+    /// must be sure (`passcom peer --partner-gone`, [`Input::PartnerGone`]).
+    pub gone_partners: BTreeSet<AirlineId>,
     /// A deliberate bug, so the simulator's checker can prove it catches one. Exists only in
     /// builds with the `planted-bugs` feature.
     #[cfg(feature = "planted-bugs")]
@@ -121,6 +130,8 @@ impl Config {
             suspect_after_ms: 3_000,
             recover_at_start: false,
             fresh_network: false,
+            partners: BTreeSet::new(),
+            gone_partners: BTreeSet::new(),
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -682,6 +693,7 @@ impl Node {
             Input::Connected(peer) => self.on_connected(peer, now),
             Input::Disconnected(peer) => self.on_disconnected(&peer),
             Input::Timer(t) => self.on_timer(t, now),
+            Input::PartnerGone(airline) => self.partner_gone(airline, now),
             Input::PeerKey { airline, key } => {
                 let known = self.roster.get(&airline).map(|k| k.to_bytes());
                 match (known, VerifyingKey::from_bytes(&key)) {

@@ -135,12 +135,18 @@ impl Node {
         }
     }
 
-    /// Becomes active once recovery is complete: every reachable partner has caught us up
-    /// (at least one), and none of our own events waits in the deferred queue. A peer with no
-    /// partner reachable waits, even with a store that is not empty: nothing tells a store
-    /// that survived a crash from one restored from an old backup, and selling from the
-    /// latter could sell again a seat it had sold (safety first; the operator asserts a new
-    /// network with `fresh_network`).
+    /// Becomes active once recovery is complete: every partner it knows of has caught us up
+    /// (at least one), and none of our own events waits in the deferred queue. A partner it
+    /// knows of is one it is connected to, one of its clock's origins (an airline whose events
+    /// it holds, learned from its store or from the first page) or one in
+    /// `Config::partners`, unless its operator declared it gone. Waiting for the reachable
+    /// ones only is not enough: a partner that is down, or cut off, may be the only one that
+    /// holds some of our own events, and numbering on from what the others hold would write
+    /// its numbers a second time, differently — the door to a double sale.
+    ///
+    /// A peer with no partner reachable waits, even with a store that is not empty: nothing
+    /// tells a store that survived a crash from one restored from an old backup (safety
+    /// first; the operator asserts a new network with `fresh_network`).
     pub(super) fn maybe_finish_recovery(&mut self, now: Millis) {
         let Phase::Recovering {
             caught_up,
@@ -154,7 +160,7 @@ impl Node {
         if self.clock.get(me) < *own_seen || self.deferred.keys().any(|(o, _)| o == me) {
             return;
         }
-        if caught_up.is_empty() || !self.reachable.is_subset(caught_up) {
+        if caught_up.is_empty() || self.partners_known().any(|a| !caught_up.contains(a)) {
             return;
         }
         self.phase = Phase::Active;
@@ -170,6 +176,39 @@ impl Node {
         }
         self.cancel_tickets_of_cancelled_flights(now);
         self.tokens_arrived = true;
+    }
+
+    /// Every partner this peer knows of and has not been told is gone: connected ones, its
+    /// clock's origins and the configured ones.
+    fn partners_known(&self) -> impl Iterator<Item = &AirlineId> {
+        let me = &self.cfg.airline;
+        self.reachable
+            .iter()
+            .chain(self.clock.origins())
+            .chain(self.cfg.partners.iter())
+            .filter(move |a| *a != me && !self.cfg.gone_partners.contains(*a))
+    }
+
+    /// The operator says `airline` is gone for good: recovery stops waiting for it. What it
+    /// alone held of this peer's events is lost; say it only of a partner that will never
+    /// come back with its data.
+    pub(super) fn partner_gone(&mut self, airline: AirlineId, now: Millis) {
+        if airline != self.cfg.airline {
+            self.cfg.gone_partners.insert(airline);
+            self.maybe_finish_recovery(now);
+        }
+    }
+
+    /// `origin` itself says it holds its own events up to `seq` (its probe's clock): any of
+    /// its events numbered beyond that, waiting here for a predecessor, belongs to a history
+    /// it no longer has (a lost disk, a restored backup), and the numbers will be written
+    /// again by its recovered self. Drop them, so the old version never lands on top of the
+    /// new one. It is always safe: the deferred queue is a cache, and an event dropped by a
+    /// stale probe comes back through catch-up.
+    pub(super) fn forget_events_disowned_by(&mut self, origin: &AirlineId, seq: u64) {
+        if origin != &self.cfg.airline {
+            self.deferred.retain(|(o, s), _| o != origin || *s <= seq);
+        }
     }
 
     /// Whether an event of our own origin beyond our clock may be applied: yes while

@@ -9,7 +9,7 @@
 use super::{KeyOutcome, Simulation, What};
 use crate::faults::FaultPlan;
 use passcom_crdt::{AirlineId, Millis, VectorClock};
-use passcom_node::Config;
+use passcom_node::{Config, Input};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -105,6 +105,14 @@ pub(super) fn configure(
     seed: u64,
 ) {
     cfg.max_events_per_sync = plan.max_events_per_sync;
+    // Every peer knows its network's airlines, as `passcom peer --partners` says: a peer back
+    // from a lost disk knows nobody otherwise, and would take the first partner it hears
+    // from for the whole network.
+    cfg.partners = airlines
+        .iter()
+        .filter(|a| **a != cfg.airline)
+        .cloned()
+        .collect();
     if !plan.signatures {
         return;
     }
@@ -181,7 +189,9 @@ impl Simulation {
                 // A snapshot is only worth restoring while the run goes on; in the final phase
                 // the peers must be left to converge.
                 if self.draining || !self.alive(n) {
+                    // The snapshot was a copy too: what only it held is gone with it.
                     self.peers[n].snapshot = None;
+                    self.forget_lost();
                     return;
                 }
                 let Some(snap) = self.peers[n].snapshot.take() else {
@@ -401,58 +411,113 @@ impl Simulation {
         if for_good {
             self.metrics.faults.gone_for_good += 1;
             self.peers[x].gone = true;
+            // Its partners' operators learn it is gone (it left the alliance, its data
+            // centre burnt): recovering peers stop waiting for it, now and after restarts.
+            let airline = self.world.airlines[x].clone();
+            for y in (0..self.peers.len()).filter(|&y| y != x) {
+                self.peers[y].cfg.gone_partners.insert(airline.clone());
+                if self.alive(y) {
+                    self.deliver_now(y, Input::PartnerGone(airline.clone()));
+                }
+            }
         }
         self.crash_for(x, Down::Forever);
     }
 
     /// Before peer `n` opens after a crash: puts on its device what its disk's fate says, and
-    /// tells the checker which of its events no longer exist anywhere. Returns whether the
-    /// disk was replaced (then the peer cannot be asked to hold every ticket it confirmed
-    /// right away: those that survive come back through catch-up).
+    /// tells the checker which events no longer exist anywhere. Returns whether the disk was
+    /// replaced (then the peer cannot be asked to hold every ticket it confirmed right away:
+    /// those that survive come back through catch-up).
+    ///
+    /// Every origin is judged, not only `n`'s: the replaced disk may have held the last copy
+    /// of another peer's events (a peer that lost its own disk earlier and has not caught up
+    /// again, seed 21 of `--faults all`), and every loss already decided (a peer gone for
+    /// good, or still down with a disk to be replaced) is judged in the same replay, because a
+    /// kept event can depend on a lost one only if it is lost as well.
     pub(super) fn apply_fate(&mut self, n: usize) -> bool {
+        if matches!(self.peers[n].fate, DiskFate::Kept) {
+            return false;
+        }
+        // A backup taken before this disk was replaced is not restored any more (a rollback
+        // not yet begun is cancelled): it may hold events that no running copy holds now, of
+        // this peer or of another, and their origin, recovering from what its partners hold,
+        // may write those numbers again (seed 845 of `--faults all`). No protocol can see a
+        // backup lying offline, so the simulated operator keeps to backups newer than the
+        // last loss. A restore already decided (another peer down with a restored disk) is
+        // a copy its partners wait for, and counts.
+        for p in &mut self.peers {
+            p.snapshot = None;
+        }
+        let keep = self.all_surviving();
         let fate = std::mem::take(&mut self.peers[n].fate);
-        let own = match &fate {
-            DiskFate::Kept => return false,
+        match &fate {
+            DiskFate::Kept => {}
             DiskFate::Empty => {
                 self.peers[n].backend = crate::backend::SharedMemoryBackend::new();
-                0
+                self.peers[n].last_clock = VectorClock::new();
             }
             DiskFate::Restored(s) => {
                 self.peers[n].backend.restore(&s.bytes);
-                s.clock.get(&self.world.airlines[n])
+                self.peers[n].last_clock = s.clock.clone();
             }
-        };
-        self.peers[n].last_clock = match &fate {
-            DiskFate::Restored(s) => s.clock.clone(),
-            _ => VectorClock::new(),
-        };
-        let keep = self.surviving_seq(n).max(own);
-        self.forget_beyond(n, keep);
+        }
+        self.forget_beyond(keep);
+        // Refusals are answers kept by the peer that gave them, never replicated: a replaced
+        // disk forgets them (the older copy may predate them), and the key's next answer
+        // starts over. Only confirmations are the network's to keep.
+        for k in self.keys.values_mut() {
+            if k.node == n && matches!(k.outcome, KeyOutcome::Refused(_)) {
+                k.forgiven = true;
+            }
+        }
         true
     }
 
-    /// The highest event number of peer `x` that a copy other than `x`'s own disk holds: a
-    /// running partner's state, or what a crashed partner committed (unless that partner's
-    /// disk is itself about to be replaced).
+    /// The highest event number of peer `x` that a copy will hold once every disk
+    /// replacement already decided has happened: a running peer's state, what a crashed peer
+    /// committed, what its replaced disk will hold (`x`'s own included), or a snapshot kept
+    /// for a later rollback (never more than the running or crashed peer's own disk holds,
+    /// since a disk replacement cancels every pending rollback). A peer gone for good took
+    /// its disk and its snapshots with it.
     pub(super) fn surviving_seq(&self, x: usize) -> u64 {
         let origin = &self.world.airlines[x];
         (0..self.peers.len())
-            .filter(|&y| y != x)
-            .map(|y| match (&self.peers[y].node, &self.peers[y].fate) {
-                (Some(node), _) => node.clock().get(origin),
-                (None, DiskFate::Kept) => self.peers[y].last_clock.get(origin),
-                (None, DiskFate::Empty) => 0,
-                (None, DiskFate::Restored(s)) => s.clock.get(origin),
+            .filter(|&y| !self.peers[y].gone)
+            .map(|y| {
+                let disk = match (&self.peers[y].node, &self.peers[y].fate) {
+                    (Some(node), _) => node.clock().get(origin),
+                    (None, DiskFate::Kept) => self.peers[y].last_clock.get(origin),
+                    (None, DiskFate::Empty) => 0,
+                    (None, DiskFate::Restored(s)) => s.clock.get(origin),
+                };
+                let snapshot = self.peers[y].snapshot.as_ref().map(|s| s.clock.get(origin));
+                disk.max(snapshot.unwrap_or(0))
             })
             .max()
             .unwrap_or(0)
     }
 
-    /// Tells the checker that events of peer `x` above `keep` are gone, and stops holding
-    /// travelers' keys to the tickets that went with them.
-    pub(super) fn forget_beyond(&mut self, x: usize, keep: u64) {
-        let origin = self.world.airlines[x].clone();
-        match self.checker.forget_beyond(&origin, keep) {
+    /// [`Simulation::surviving_seq`] of every peer.
+    pub(super) fn all_surviving(&self) -> Vec<(usize, u64)> {
+        (0..self.peers.len())
+            .map(|x| (x, self.surviving_seq(x)))
+            .collect()
+    }
+
+    /// Tells the checker about every event that no copy holds any more.
+    pub(super) fn forget_lost(&mut self) {
+        let keep = self.all_surviving();
+        self.forget_beyond(keep);
+    }
+
+    /// Tells the checker that events of each peer `x` above `keep[x]` are gone, and stops
+    /// holding travelers' keys to the tickets that went with them.
+    pub(super) fn forget_beyond(&mut self, keep: Vec<(usize, u64)>) {
+        let keep = keep
+            .into_iter()
+            .map(|(x, k)| (self.world.airlines[x].clone(), k))
+            .collect();
+        match self.checker.forget_beyond(&keep) {
             Ok(forgiven) => {
                 self.metrics.faults.tickets_forgiven += forgiven.len() as u64;
                 self.client_tickets.retain(|(t, _)| !forgiven.contains(t));
