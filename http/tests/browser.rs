@@ -3,7 +3,8 @@
 //! Portuguese with times local to each airport, creates an account, searches, picks a seat on
 //! each flight, keeps them, and buys a two-airline itinerary with the keyboard alone (Tab,
 //! Enter, Space, arrows: no click); the seat colours pass WCAG AA contrast by their computed
-//! styles; the ticket shows in "My tickets"; English is one choice away and remembered; the
+//! styles; the ticket shows in "My tickets"; English is one choice away and remembered; an
+//! itinerary saved to the wishlist shows there and opens again; the
 //! operator view works. Screenshots in both languages go to `target/screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test is skipped with a
@@ -516,6 +517,24 @@ fn a_traveler_buys_a_two_airline_trip_with_the_keyboard_in_portuguese() {
     b.screenshot("web-en-search.png");
     b.js("document.getElementById('seat-section').scrollIntoView();");
     b.screenshot("web-en-seats.png");
+
+    // Saved to the wishlist, it shows under My tickets with its seats now, and opens again.
+    b.click("#save-btn");
+    b.wait_js(
+        "the itinerary is saved",
+        "document.getElementById('cart-msg').textContent === 'Saved to your wishlist.'",
+    );
+    b.click("#nav-tickets");
+    b.wait_js(
+        "the wishlist lists it",
+        "document.querySelector('#wish-list li button') && document.getElementById('wish-list').textContent.includes('seats left')",
+    );
+    b.screenshot("web-en-wishlist.png");
+    b.click("#wish-list li button");
+    b.wait_js(
+        "the saved trip is chosen again",
+        "!document.getElementById('view-search').hidden && document.querySelectorAll('#seatmap-0 .seat').length > 0",
+    );
 
     // The operator view: peers, clock, pools and the live stream.
     b.click("#nav-operator");
