@@ -166,7 +166,8 @@ pub enum ClientCommand {
         from: String,
         /// Arrival airport (IATA code, such as MAO).
         to: String,
-        /// UTC date of the first departure, YYYY-MM-DD [default: today].
+        /// Date of the first departure, YYYY-MM-DD, in the departure airport's local time
+        /// [default: today there].
         #[arg(long)]
         date: Option<String>,
         /// Most legs per itinerary (1 to 5).
@@ -910,6 +911,16 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// A local time from the API (`2026-12-01T07:00-04:00`) as `2026-12-01 07:00 -04:00`: the
+/// wall-clock time a traveler reads at the airport, and its offset from UTC.
+fn local_time(v: &Value) -> String {
+    let s = str_of(v);
+    match s.get(..16) {
+        Some(clock) if s.len() > 16 => format!("{} {}", clock.replacen('T', " ", 1), &s[16..]),
+        _ => s,
+    }
+}
+
 fn str_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -929,7 +940,7 @@ fn ticket_legs_table(t: &Value) -> String {
                 format!("  {}", str_of(&l["flight"])),
                 str_of(&l["airline"]),
                 format!("{}→{}", str_of(&l["origin"]), str_of(&l["destination"])),
-                str_of(&l["departure_utc"]),
+                local_time(&l["departure_local"]),
                 str_of(&l["seat"]),
                 money(&l["fare_cents"]),
             ]
@@ -940,7 +951,7 @@ fn ticket_legs_table(t: &Value) -> String {
             "  flight",
             "airline",
             "route",
-            "departs (UTC)",
+            "departs (local)",
             "seat",
             "fare",
         ],
@@ -985,14 +996,17 @@ fn print_routes(conn: &Conn, v: &Value) {
                     str_of(&l["flight"]),
                     str_of(&l["airline"]),
                     format!("{}→{}", str_of(&l["origin"]), str_of(&l["destination"])),
-                    str_of(&l["departure_utc"]).replace('T', " "),
-                    str_of(&l["arrival_utc"]).get(11..).unwrap_or("").to_owned(),
+                    local_time(&l["departure_local"]),
+                    local_time(&l["arrival_local"])
+                        .get(11..)
+                        .unwrap_or("")
+                        .to_owned(),
                     format!("{}+{}", l["seats"]["here"], l["seats"]["partners"]),
                 ]);
             }
         }
         format!(
-            "{head}\n{}\n(seats: sellable here + at partners)",
+            "{head}\n{}\n(times are local at each airport, with their UTC offset; seats: sellable here + at partners)",
             table(
                 &[
                     "#", "price", "time", "flight", "airline", "route", "departs", "arrives",

@@ -342,6 +342,12 @@ fn a_traveler_and_an_operator_drive_a_real_peer() {
         .map(|l| l["flight"].as_str().unwrap().to_owned())
         .collect();
     assert!(!legs.is_empty());
+    // The table gives times in the airport's local time, with the offset.
+    let local = itinerary["legs"][0]["departure_local"].as_str().unwrap();
+    let shown = format!("{} {}", local[..16].replacen('T', " ", 1), &local[16..]);
+    assert!(shown.ends_with(":00") && shown.contains(" -0"), "{shown}");
+    let table = text(&peer.ok(&["routes", from, to, "--date", date], None).stdout);
+    assert!(table.contains(&shown), "{shown} in {table}");
     // An order that is not offered is refused by the parser.
     let out = peer.run(&["routes", from, to, "--sort", "cheapest"], None);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));

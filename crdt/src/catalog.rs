@@ -31,6 +31,11 @@ pub struct Airport {
     pub latitude: f64,
     /// Longitude in degrees, east positive.
     pub longitude: f64,
+    /// IANA time zone in which travelers read the airport's times (`America/Manaus`); empty
+    /// when the airline gave none (the API then shows UTC). Absent from documents written
+    /// before it existed, hence the default.
+    #[serde(default)]
+    pub time_zone: String,
 }
 
 /// A scheduled flight of one airline.
@@ -353,6 +358,8 @@ impl AirlineCatalog {
             d.put(&obj, "latitude", a.latitude).map_err(automerge_err)?;
             d.put(&obj, "longitude", a.longitude)
                 .map_err(automerge_err)?;
+            d.put(&obj, "time_zone", a.time_zone.as_str())
+                .map_err(automerge_err)?;
         }
         Ok(self.commit(&before))
     }
@@ -453,6 +460,7 @@ impl AirlineCatalog {
                 state: self.string(&o, "state"),
                 latitude: self.float(&o, "latitude"),
                 longitude: self.float(&o, "longitude"),
+                time_zone: self.string(&o, "time_zone"),
                 iata,
             })
             .collect()

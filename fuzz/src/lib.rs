@@ -74,6 +74,7 @@ pub fn airports() -> Vec<Airport> {
             state: "XX".into(),
             latitude: -15.0,
             longitude: -47.0,
+            time_zone: String::new(),
         })
         .collect()
 }

@@ -7,6 +7,9 @@
 //! expire after [`SESSION_TTL_MS`] (or [`Accounts::with_session_ttl`]), are deleted at logout,
 //! and lapsed ones are purged when presented and at every login.
 //!
+//! Each account also keeps a wishlist: itineraries (lists of flight ids) saved to buy later,
+//! at most [`MAX_WISHES`], keyed by a digest of their flights so saving one twice keeps one.
+//!
 //! Every method blocks (argon2 is deliberately slow, redb fsyncs): call them from
 //! `spawn_blocking`.
 
@@ -26,6 +29,12 @@ const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("session_has
 /// Sessions by their token in clear, as written before tokens were hashed: dropped at open,
 /// so those sessions end (their travelers log in again) and no clear token stays on disk.
 const LEGACY_SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+
+/// Saved itineraries by (account name, id).
+const WISHES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("wishes");
+
+/// The most itineraries one wishlist keeps.
+pub const MAX_WISHES: usize = 50;
 
 /// How long a session lasts after login: 12 hours.
 pub const SESSION_TTL_MS: i64 = 12 * 3_600_000;
@@ -67,6 +76,18 @@ struct SessionRecord {
     expires: Millis,
 }
 
+/// An itinerary saved to a wishlist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wish {
+    /// Its id: 16 hex digits of the SHA-256 of its flight ids, so the same itinerary saved
+    /// twice is one wish.
+    pub id: String,
+    /// Flight ids in travel order.
+    pub flights: Vec<String>,
+    /// When it was saved, ms since the epoch.
+    pub saved_at: Millis,
+}
+
 /// A logged-in traveler.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
@@ -98,6 +119,7 @@ impl Accounts {
         let tx = db.begin_write().map_err(std::io::Error::other)?;
         tx.open_table(ACCOUNTS).map_err(std::io::Error::other)?;
         tx.open_table(SESSIONS).map_err(std::io::Error::other)?;
+        tx.open_table(WISHES).map_err(std::io::Error::other)?;
         tx.delete_table(LEGACY_SESSIONS)
             .map_err(std::io::Error::other)?;
         tx.commit().map_err(std::io::Error::other)?;
@@ -261,6 +283,81 @@ impl Accounts {
         self.remove_session(&token_hash(token))
     }
 
+    /// The wishlist of account `name`, oldest first.
+    ///
+    /// Errors: [`AccountError::Storage`].
+    pub fn wishes(&self, name: &str) -> Result<Vec<Wish>, AccountError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let t = tx.open_table(WISHES).map_err(storage)?;
+        let mut list: Vec<Wish> = t
+            .range((name, "")..)
+            .map_err(storage)?
+            .filter_map(|e| e.ok())
+            .take_while(|(k, _)| k.value().0 == name)
+            .filter_map(|(_, v)| serde_json::from_slice(v.value()).ok())
+            .collect();
+        list.sort_by(|a, b| a.saved_at.cmp(&b.saved_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    /// Saves an itinerary (flight ids in travel order) to the wishlist of `name`. Returns
+    /// the wish and whether it is new (saving a saved itinerary again changes nothing).
+    ///
+    /// Errors: [`AccountError::Invalid`] when the wishlist already holds [`MAX_WISHES`];
+    /// [`AccountError::Storage`].
+    pub fn add_wish(
+        &self,
+        name: &str,
+        flights: &[String],
+        now: Millis,
+    ) -> Result<(Wish, bool), AccountError> {
+        let id = token_hash(&flights.join("\n"))[..16].to_owned();
+        let tx = self.db.begin_write().map_err(storage)?;
+        let out = {
+            let mut t = tx.open_table(WISHES).map_err(storage)?;
+            if let Some(v) = t.get((name, id.as_str())).map_err(storage)? {
+                let w: Wish = serde_json::from_slice(v.value()).map_err(storage)?;
+                (w, false)
+            } else {
+                let count = t
+                    .range((name, "")..)
+                    .map_err(storage)?
+                    .filter_map(|e| e.ok())
+                    .take_while(|(k, _)| k.value().0 == name)
+                    .count();
+                if count >= MAX_WISHES {
+                    return Err(AccountError::Invalid(format!(
+                        "the wishlist holds at most {MAX_WISHES} itineraries; remove one first"
+                    )));
+                }
+                let w = Wish {
+                    id: id.clone(),
+                    flights: flights.to_vec(),
+                    saved_at: now,
+                };
+                let bytes = serde_json::to_vec(&w).map_err(storage)?;
+                t.insert((name, id.as_str()), bytes.as_slice())
+                    .map_err(storage)?;
+                (w, true)
+            }
+        };
+        tx.commit().map_err(storage)?;
+        Ok(out)
+    }
+
+    /// Removes wish `id` from the wishlist of `name`; whether it was there.
+    ///
+    /// Errors: [`AccountError::Storage`].
+    pub fn remove_wish(&self, name: &str, id: &str) -> Result<bool, AccountError> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let found = {
+            let mut t = tx.open_table(WISHES).map_err(storage)?;
+            t.remove((name, id)).map_err(storage)?.is_some()
+        };
+        tx.commit().map_err(storage)?;
+        Ok(found)
+    }
+
     fn remove_session(&self, key: &str) -> Result<(), AccountError> {
         let tx = self.db.begin_write().map_err(storage)?;
         {
@@ -357,6 +454,39 @@ mod tests {
         let acc = Accounts::open(dir.path(), "rumos").unwrap();
         assert!(acc.login("ana", "correct horse", 3_000).is_ok());
         assert_eq!(acc.session(&token, 4_000).unwrap().name, "ana");
+    }
+
+    #[test]
+    fn a_wishlist_keeps_each_itinerary_once_per_traveler_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let acc = Accounts::open(dir.path(), "rumos").unwrap();
+        let trip = vec!["RU1-2026-12-01".to_owned(), "GI2-2026-12-01".to_owned()];
+        let (w, new) = acc.add_wish("ana", &trip, 10).unwrap();
+        assert!(new);
+        let (again, new) = acc.add_wish("ana", &trip, 20).unwrap();
+        assert_eq!((again, new), (w.clone(), false));
+        acc.add_wish("ana", &trip[..1], 30).unwrap();
+        // Another traveler, whose name begins like ana's, has a list of her own.
+        acc.add_wish("anabel", &trip, 40).unwrap();
+        assert_eq!(acc.wishes("ana").unwrap().len(), 2);
+        assert_eq!(acc.wishes("anabel").unwrap().len(), 1);
+        assert!(acc.wishes("bia").unwrap().is_empty());
+        drop(acc);
+        let acc = Accounts::open(dir.path(), "rumos").unwrap();
+        let list = acc.wishes("ana").unwrap();
+        assert_eq!(list[0], w);
+        assert!(acc.remove_wish("ana", &w.id).unwrap());
+        assert!(!acc.remove_wish("ana", &w.id).unwrap());
+        assert!(!acc.remove_wish("bia", &list[1].id).unwrap());
+        assert_eq!(acc.wishes("ana").unwrap().len(), 1);
+        // The list is bounded.
+        for i in 0..MAX_WISHES - 1 {
+            acc.add_wish("ana", &[format!("RU{i}")], 50).unwrap();
+        }
+        assert!(matches!(
+            acc.add_wish("ana", &["RU999".to_owned()], 60),
+            Err(AccountError::Invalid(_))
+        ));
     }
 
     #[test]

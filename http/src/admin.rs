@@ -215,7 +215,7 @@ pub async fn tickets(
     axum::Json(read(&*s.backend, |n| {
         n.tickets()
             .values()
-            .map(|t| crate::api::ticket_dto(t, |f| n.catalog().flight(f).cloned()))
+            .map(|t| crate::api::ticket_dto(t, n.catalog()))
             .collect()
     }))
 }

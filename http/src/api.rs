@@ -4,13 +4,15 @@
 
 use crate::accounts::{AccountError, Session};
 use crate::backend::read;
-use crate::dates::{format_date, format_instant, parse_date};
+use crate::dates::{
+    format_date, format_instant, format_local, local_day, local_today, parse_date, zone, zone_name,
+};
 use crate::problem::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::{AppState, Shared};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use passcom_crdt::{Flight, FlightId, Millis, TicketId};
+use passcom_crdt::{Catalog, Flight, FlightId, Millis, TicketId};
 use passcom_node::routes::{MAX_LEGS, RouteIndex, RouteQuery, SortBy};
 use passcom_node::{
     HoldRequest, LegRequest, Operation, PurchaseRequest, Reply, Request, SeatCounts, SeatStatus,
@@ -60,6 +62,9 @@ pub struct AirportDto {
     pub latitude: f64,
     /// Longitude, degrees east.
     pub longitude: f64,
+    /// IANA time zone in which its times are local (`America/Manaus`); `UTC` when the
+    /// catalog gives none or one unknown to this peer.
+    pub time_zone: String,
 }
 
 /// Route search parameters.
@@ -72,7 +77,8 @@ pub struct RoutesParams {
     /// IATA code of the arrival airport (`MAO`).
     #[param(pattern = "^[A-Za-z]{3}$")]
     pub to: String,
-    /// UTC date of the first departure, `YYYY-MM-DD`; today when absent.
+    /// Date of the first departure, `YYYY-MM-DD`, in the departure airport's local time
+    /// (flights leaving from that local midnight to the next); today there when absent.
     #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub date: Option<String>,
     /// Most legs per itinerary, 1 to 5 (default 3).
@@ -135,13 +141,31 @@ pub struct LegDto {
     pub departure_utc: String,
     /// Arrival, `YYYY-MM-DDTHH:MMZ`.
     pub arrival_utc: String,
+    /// Departure in the origin's local time, with the offset then in force
+    /// (`2026-12-01T07:00-04:00`).
+    pub departure_local: String,
+    /// Arrival in the destination's local time, with the offset then in force.
+    pub arrival_local: String,
+    /// IANA time zone of the origin (`America/Manaus`; `UTC` when unknown).
+    pub origin_time_zone: String,
+    /// IANA time zone of the destination.
+    pub destination_time_zone: String,
     /// Fare, cents (BRL).
     pub fare_cents: u64,
     /// Seat availability.
     pub seats: SeatsDto,
 }
 
-fn leg_dto(f: &Flight, counts: &SeatCounts) -> LegDto {
+/// The time zone of an airport of the catalog (UTC when unknown).
+fn airport_zone(catalog: &Catalog, iata: &str) -> jiff::tz::TimeZone {
+    zone(catalog.airport(iata).map_or("", |a| a.time_zone.as_str()))
+}
+
+fn leg_dto(f: &Flight, counts: &SeatCounts, catalog: &Catalog) -> LegDto {
+    let (from, to) = (
+        airport_zone(catalog, &f.origin),
+        airport_zone(catalog, &f.destination),
+    );
     LegDto {
         flight: f.id.to_string(),
         airline: f.airline.to_string(),
@@ -151,6 +175,10 @@ fn leg_dto(f: &Flight, counts: &SeatCounts) -> LegDto {
         arrival: f.arrival,
         departure_utc: format_instant(f.departure),
         arrival_utc: format_instant(f.arrival),
+        departure_local: format_local(f.departure, &from),
+        arrival_local: format_local(f.arrival, &to),
+        origin_time_zone: zone_name(&from),
+        destination_time_zone: zone_name(&to),
         fare_cents: f.fare_cents,
         seats: SeatsDto::new(counts, f.capacity()),
     }
@@ -169,6 +197,10 @@ pub struct ItineraryDto {
     pub departure: Millis,
     /// Last arrival, ms since the epoch.
     pub arrival: Millis,
+    /// First departure in its airport's local time (`2026-12-01T07:00-04:00`).
+    pub departure_local: String,
+    /// Last arrival in its airport's local time.
+    pub arrival_local: String,
     /// Door-to-door duration, ms.
     pub duration_ms: i64,
     /// Fewest seats available on any leg, here or at partners.
@@ -182,7 +214,7 @@ pub struct RoutesDto {
     pub from: String,
     /// Arrival airport.
     pub to: String,
-    /// The searched UTC date.
+    /// The searched date, local at the departure airport.
     pub date: String,
     /// The order used.
     pub sort: String,
@@ -245,6 +277,17 @@ pub struct SessionDto {
     /// The id written on its tickets.
     pub account: String,
     /// When the session lapses, ms since the epoch.
+    pub expires: Millis,
+}
+
+/// The logged-in traveler, for the page's greeting.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MeDto {
+    /// The account name as typed at signup (`ana`).
+    pub name: String,
+    /// The id written on the traveler's tickets (`ana@rumos`).
+    pub account: String,
+    /// When this session lapses, ms since the epoch.
     pub expires: Millis,
 }
 
@@ -321,6 +364,10 @@ pub struct TicketLegDto {
     pub departure_utc: Option<String>,
     /// Arrival, `YYYY-MM-DDTHH:MMZ`.
     pub arrival_utc: Option<String>,
+    /// Departure in the origin's local time (`2026-12-01T07:00-04:00`).
+    pub departure_local: Option<String>,
+    /// Arrival in the destination's local time.
+    pub arrival_local: Option<String>,
 }
 
 /// A ticket.
@@ -342,7 +389,7 @@ pub struct TicketDto {
     pub status: String,
 }
 
-pub(crate) fn ticket_dto(t: &Ticket, flight: impl Fn(&FlightId) -> Option<Flight>) -> TicketDto {
+pub(crate) fn ticket_dto(t: &Ticket, catalog: &Catalog) -> TicketDto {
     TicketDto {
         id: t.id.to_string(),
         passenger: t.passenger.clone(),
@@ -350,7 +397,7 @@ pub(crate) fn ticket_dto(t: &Ticket, flight: impl Fn(&FlightId) -> Option<Flight
             .legs
             .iter()
             .map(|l| {
-                let f = flight(&l.flight);
+                let f = catalog.flight(&l.flight);
                 TicketLegDto {
                     flight: l.flight.to_string(),
                     seat: l.seat.clone(),
@@ -360,6 +407,10 @@ pub(crate) fn ticket_dto(t: &Ticket, flight: impl Fn(&FlightId) -> Option<Flight
                     destination: f.as_ref().map(|f| f.destination.clone()),
                     departure_utc: f.as_ref().map(|f| format_instant(f.departure)),
                     arrival_utc: f.as_ref().map(|f| format_instant(f.arrival)),
+                    departure_local: f
+                        .map(|f| format_local(f.departure, &airport_zone(catalog, &f.origin))),
+                    arrival_local: f
+                        .map(|f| format_local(f.arrival, &airport_zone(catalog, &f.destination))),
                 }
             })
             .collect(),
@@ -494,6 +545,7 @@ pub async fn airports(State(s): State<Shared>) -> axum::Json<Vec<AirportDto>> {
                 state: a.state.clone(),
                 latitude: a.latitude,
                 longitude: a.longitude,
+                time_zone: zone_name(&zone(&a.time_zone)),
             })
             .collect()
     });
@@ -571,7 +623,9 @@ pub async fn routes(
         ));
     }
     let now = s.backend.now();
-    let today = now.div_euclid(crate::dates::DAY_MS) * crate::dates::DAY_MS;
+    // Travelers count days where they leave from: the searched date is the origin's.
+    let tz = read(&*s.backend, |n| airport_zone(n.catalog(), &from));
+    let today = local_today(now, &tz);
     let day = match &p.date {
         Some(d) => parse_date(d).map_err(ApiError::bad_request)?,
         None => today,
@@ -604,48 +658,19 @@ pub async fn routes(
         )));
     }
     // Flights that leave within a minute cannot be bought any more: leave them out.
-    let earliest = day.max(now + 60_000);
+    let (day_start, day_end) = local_day(day, &tz);
+    let earliest = day_start.max(now + 60_000);
     let query = RouteQuery {
         max_legs,
         sort,
         limit,
-        ..RouteQuery::new(
-            from.clone(),
-            to.clone(),
-            earliest,
-            day + crate::dates::DAY_MS - 1,
-        )
+        ..RouteQuery::new(from.clone(), to.clone(), earliest, day_end - 1)
     };
     let found = s.route_index().search(&query);
     let itineraries = read(&*s.backend, |n| {
         found
             .iter()
-            .map(|it| {
-                let legs: Vec<LegDto> = it
-                    .legs
-                    .iter()
-                    .map(|f| leg_dto(f, &n.seat_counts(f, now)))
-                    .collect();
-                let mut airlines: Vec<String> = Vec::new();
-                for l in &legs {
-                    if !airlines.contains(&l.airline) {
-                        airlines.push(l.airline.clone());
-                    }
-                }
-                ItineraryDto {
-                    seats_available: legs
-                        .iter()
-                        .map(|l| l.seats.here + l.seats.partners)
-                        .min()
-                        .unwrap_or(0),
-                    legs,
-                    airlines,
-                    price_cents: it.price_cents,
-                    departure: it.departure,
-                    arrival: it.arrival,
-                    duration_ms: it.duration_ms,
-                }
-            })
+            .map(|it| itinerary_dto(n, &it.legs, now))
             .collect()
     });
     Ok(axum::Json(RoutesDto {
@@ -655,6 +680,42 @@ pub async fn routes(
         sort: sort.to_string(),
         itineraries,
     }))
+}
+
+/// An itinerary of `legs` (in travel order, at least one) with each leg's seats as seen
+/// now: what a search returns, and what a wishlist shows of a saved trip.
+fn itinerary_dto(n: &passcom_node::Node, legs: &[Flight], now: Millis) -> ItineraryDto {
+    let dtos: Vec<LegDto> = legs
+        .iter()
+        .map(|f| leg_dto(f, &n.seat_counts(f, now), n.catalog()))
+        .collect();
+    let mut airlines: Vec<String> = Vec::new();
+    for l in &dtos {
+        if !airlines.contains(&l.airline) {
+            airlines.push(l.airline.clone());
+        }
+    }
+    let (departure, arrival) = (
+        legs.first().map_or(0, |f| f.departure),
+        legs.last().map_or(0, |f| f.arrival),
+    );
+    let origin = legs.first().map_or("", |f| f.origin.as_str());
+    let destination = legs.last().map_or("", |f| f.destination.as_str());
+    ItineraryDto {
+        departure_local: format_local(departure, &airport_zone(n.catalog(), origin)),
+        arrival_local: format_local(arrival, &airport_zone(n.catalog(), destination)),
+        seats_available: dtos
+            .iter()
+            .map(|l| l.seats.here + l.seats.partners)
+            .min()
+            .unwrap_or(0),
+        legs: dtos,
+        airlines,
+        price_cents: legs.iter().map(|f| f.fare_cents).sum(),
+        departure,
+        arrival,
+        duration_ms: arrival - departure,
+    }
 }
 
 /// The seat map of a flight: every seat sold, available here, available at a partner,
@@ -674,10 +735,10 @@ pub async fn seats(
     let map = read(&*s.backend, |n| {
         let f = n.catalog().flight(&id)?.clone();
         let seats = n.seat_map(&f, now);
-        let counts = n.seat_counts(&f, now);
-        Some((f, seats, counts))
+        let leg = leg_dto(&f, &n.seat_counts(&f, now), n.catalog());
+        Some((f, seats, leg))
     });
-    let Some((f, seats, counts)) = map else {
+    let Some((f, seats, leg)) = map else {
         return Err(ApiError::not_found(format!(
             "flight {id} does not exist; search routes again"
         )));
@@ -700,7 +761,7 @@ pub async fn seats(
         })
         .collect();
     Ok(axum::Json(SeatMapDto {
-        flight: leg_dto(&f, &counts),
+        flight: leg,
         rows: f.rows,
         letters: f.letters.clone(),
         seats,
@@ -838,6 +899,21 @@ pub async fn login(
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// Who is logged in with this session (token or cookie): the page greets the traveler by
+/// name and learns whether its HttpOnly cookie is still good.
+#[utoipa::path(get, path = "/api/me", tag = "accounts", security(("session" = [])),
+    responses(
+        (status = 200, description = "The logged-in traveler", body = MeDto),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(Traveler(t): Traveler) -> axum::Json<MeDto> {
+    axum::Json(MeDto {
+        name: t.name,
+        account: t.account,
+        expires: t.expires,
+    })
 }
 
 /// Logs out: ends the session and clears the cookie.
@@ -1041,9 +1117,7 @@ pub async fn purchase(
     match reply {
         Ok(Reply::Ticket(ticket)) => {
             s.metrics.observe_purchase(None);
-            let dto = read(&*s.backend, |n| {
-                ticket_dto(&ticket, |id| n.catalog().flight(id).cloned())
-            });
+            let dto = read(&*s.backend, |n| ticket_dto(&ticket, n.catalog()));
             Ok((StatusCode::CREATED, axum::Json(dto)))
         }
         Ok(Reply::Refused(r)) => {
@@ -1078,10 +1152,7 @@ pub async fn purchase_status(
     let found = read(&*s.backend, |n| {
         n.operation(&scoped).cloned().map(|op| match op {
             Operation::Confirmed(id) => {
-                let ticket = n
-                    .tickets()
-                    .get(&id)
-                    .map(|tk| ticket_dto(tk, |f| n.catalog().flight(f).cloned()));
+                let ticket = n.tickets().get(&id).map(|tk| ticket_dto(tk, n.catalog()));
                 ("confirmed", ticket, None)
             }
             Operation::Refused(r) => ("refused", None, Some(ApiError::from_refusal(&r).problem())),
@@ -1113,12 +1184,7 @@ pub async fn tickets(State(s): State<Shared>, Traveler(t): Traveler) -> axum::Js
         n.tickets()
             .values()
             .filter(|tk| tk.account.as_deref() == Some(&t.account))
-            .map(|tk| {
-                (
-                    tk.created_at,
-                    ticket_dto(tk, |f| n.catalog().flight(f).cloned()),
-                )
-            })
+            .map(|tk| (tk.created_at, ticket_dto(tk, n.catalog())))
             .collect()
     });
     list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
@@ -1159,11 +1225,153 @@ pub async fn cancel(
         .await?
     {
         Reply::Ticket(tk) => Ok(axum::Json(read(&*s.backend, |n| {
-            ticket_dto(&tk, |f| n.catalog().flight(f).cloned())
+            ticket_dto(&tk, n.catalog())
         }))),
         Reply::Refused(r) => Err(ApiError::from_refusal(&r)),
         other => Err(ApiError::internal(format!(
             "unexpected reply to a cancel: {other:?}"
         ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers: wishlist
+
+/// An itinerary to save, by its flights.
+#[derive(Deserialize, ToSchema)]
+pub struct WishBody {
+    /// Flight ids in travel order (1 to 5), as a search returned them.
+    #[schema(min_items = 1, max_items = 5)]
+    pub flights: Vec<String>,
+}
+
+/// A saved itinerary, with its seats as they are now.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WishDto {
+    /// Its id in the wishlist (the same for the same flights).
+    pub id: String,
+    /// Flight ids in travel order.
+    pub flights: Vec<String>,
+    /// When it was saved, ms since the epoch.
+    pub saved_at: Millis,
+    /// The itinerary with live seat counts; `null` once a flight has left, been cancelled
+    /// or gone from the catalog (it can no longer be bought).
+    pub itinerary: Option<ItineraryDto>,
+}
+
+fn wish_dto(n: &passcom_node::Node, w: crate::accounts::Wish, now: Millis) -> WishDto {
+    let legs: Option<Vec<Flight>> = w
+        .flights
+        .iter()
+        .map(|id| {
+            n.catalog()
+                .flight(&FlightId::new(id.as_str()))
+                .filter(|f| !f.cancelled && f.departure > now)
+                .cloned()
+        })
+        .collect();
+    WishDto {
+        itinerary: legs
+            .filter(|l| !l.is_empty())
+            .map(|l| itinerary_dto(n, &l, now)),
+        id: w.id,
+        flights: w.flights,
+        saved_at: w.saved_at,
+    }
+}
+
+/// The logged-in traveler's wishlist, oldest first, each with its live seat counts.
+#[utoipa::path(get, path = "/api/wishlist", tag = "accounts", security(("session" = [])),
+    responses(
+        (status = 200, description = "Saved itineraries", body = Vec<WishDto>),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn wishlist(
+    State(s): State<Shared>,
+    Traveler(t): Traveler,
+) -> Result<axum::Json<Vec<WishDto>>, ApiError> {
+    let accounts = s.accounts.clone();
+    let wishes = tokio::task::spawn_blocking(move || accounts.wishes(&t.name))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(account_error)?;
+    let now = s.backend.now();
+    Ok(axum::Json(read(&*s.backend, |n| {
+        wishes.into_iter().map(|w| wish_dto(n, w, now)).collect()
+    })))
+}
+
+/// Saves an itinerary to the logged-in traveler's wishlist (kept with the account at this
+/// peer). Saving the same flights again changes nothing and answers 200.
+#[utoipa::path(post, path = "/api/wishlist", tag = "accounts", request_body = WishBody, security(("session" = [])),
+    responses(
+        (status = 201, description = "Saved", body = WishDto),
+        (status = 200, description = "Already saved", body = WishDto),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown flight", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No flights, too many, or the wishlist is full", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_wish(
+    State(s): State<Shared>,
+    Traveler(t): Traveler,
+    ApiJson(b): ApiJson<WishBody>,
+) -> Result<(StatusCode, axum::Json<WishDto>), ApiError> {
+    let flights: Vec<String> = b.flights.iter().map(|f| f.trim().to_owned()).collect();
+    if flights.is_empty() || flights.len() > MAX_LEGS {
+        return Err(ApiError::unprocessable(format!(
+            "flights must list 1 to {MAX_LEGS} flight ids, in travel order"
+        )));
+    }
+    let unknown = read(&*s.backend, |n| {
+        flights
+            .iter()
+            .find(|id| n.catalog().flight(&FlightId::new(id.as_str())).is_none())
+            .cloned()
+    });
+    if let Some(id) = unknown {
+        return Err(ApiError::not_found(format!(
+            "flight {id} does not exist; search routes again"
+        )));
+    }
+    let (accounts, now) = (s.accounts.clone(), s.backend.now());
+    let (wish, new) =
+        tokio::task::spawn_blocking(move || accounts.add_wish(&t.name, &flights, now))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(account_error)?;
+    let dto = read(&*s.backend, |n| wish_dto(n, wish, now));
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(dto)))
+}
+
+/// Removes an itinerary from the logged-in traveler's wishlist.
+#[utoipa::path(delete, path = "/api/wishlist/{id}", tag = "accounts", security(("session" = [])),
+    params(("id" = String, Path, description = "The wish's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not in your wishlist", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_wish(
+    State(s): State<Shared>,
+    Traveler(t): Traveler,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let accounts = s.accounts.clone();
+    let wid = id.clone();
+    let found = tokio::task::spawn_blocking(move || accounts.remove_wish(&t.name, &wid))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(account_error)?;
+    if found {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "your wishlist has no {id}; see GET /api/wishlist"
+        )))
     }
 }

@@ -1,7 +1,12 @@
 //! Calendar dates and instants as the API and the CLI write them: `YYYY-MM-DD` days and
-//! `YYYY-MM-DDTHH:MM[:SS][Z]` UTC instants, converted to and from ms since the Unix epoch.
-//! (Small enough not to warrant a date-time crate.)
+//! `YYYY-MM-DDTHH:MM[:SS][Z]` UTC instants, converted to and from ms since the Unix epoch
+//! (small enough for hand-written code), and the same instants in an airport's local time,
+//! `YYYY-MM-DDTHH:MM-04:00`, through `jiff` and its bundled copy of the tz database (time
+//! zones are not: Brazil's offsets changed as recently as 2019, and airlines outside Brazil
+//! would bring summer time).
 
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use passcom_crdt::Millis;
 
 /// One day in milliseconds.
@@ -85,9 +90,104 @@ pub fn format_instant(at: Millis) -> String {
     format!("{}T{:02}:{:02}Z", format_date(at), in_day / 60, in_day % 60)
 }
 
+/// The time zone named `name` (IANA, such as `America/Manaus`), or UTC when the name is empty
+/// or unknown to the bundled tz database: a catalog without zones still shows every time,
+/// in UTC, rather than failing.
+pub fn zone(name: &str) -> TimeZone {
+    if name.is_empty() {
+        return TimeZone::UTC;
+    }
+    TimeZone::get(name).unwrap_or(TimeZone::UTC)
+}
+
+/// The name of a zone as the API reports it: its IANA name, `UTC` for the fallback.
+pub fn zone_name(tz: &TimeZone) -> String {
+    tz.iana_name().unwrap_or("UTC").to_owned()
+}
+
+/// The instant `at` as local time in `tz`: `YYYY-MM-DDTHH:MM±HH:MM` (RFC 3339 to the minute,
+/// with the offset in force then), so the wall-clock time and the instant are both readable.
+pub fn format_local(at: Millis, tz: &TimeZone) -> String {
+    match Timestamp::from_millisecond(at) {
+        Ok(ts) => ts
+            .to_zoned_datetime(tz.clone())
+            .strftime("%Y-%m-%dT%H:%M%:z")
+            .to_string(),
+        // Outside jiff's range (years beyond ±9999): no flight is there; say it in UTC.
+        Err(_) => format_instant(at),
+    }
+}
+
+/// The local day `date` (midnight UTC of a `YYYY-MM-DD`, as [`parse_date`] gives it) in
+/// `tz`: its first instant and the first instant of the next local day, ms since the epoch.
+pub fn local_day(date: Millis, tz: &TimeZone) -> (Millis, Millis) {
+    let bounds = || -> Result<(Millis, Millis), jiff::Error> {
+        let day = Timestamp::from_millisecond(date)?
+            .to_zoned_datetime(TimeZone::UTC)
+            .date();
+        let start = day.to_zoned_datetime(tz.clone())?.timestamp();
+        let end = day.tomorrow()?.to_zoned_datetime(tz.clone())?.timestamp();
+        Ok((start.as_millisecond(), end.as_millisecond()))
+    };
+    bounds().unwrap_or((date, date + DAY_MS))
+}
+
+/// Today's date in `tz` at the instant `now`, as midnight UTC of that date (the form
+/// [`parse_date`] gives, so the two compare).
+pub fn local_today(now: Millis, tz: &TimeZone) -> Millis {
+    match Timestamp::from_millisecond(now) {
+        Ok(ts) => {
+            let d = ts.to_zoned_datetime(tz.clone()).date();
+            days_from_civil(d.year().into(), d.month().into(), d.day().into()) * DAY_MS
+        }
+        Err(_) => now.div_euclid(DAY_MS) * DAY_MS,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_follow_the_airports_zone() {
+        // 2026-12-01 11:00 UTC is 07:00 in Manaus (UTC-4), 08:00 in São Paulo (UTC-3, no
+        // summer time since 2019), 06:00 in Rio Branco (UTC-5).
+        let t = parse_instant("2026-12-01T11:00Z").unwrap();
+        assert_eq!(
+            format_local(t, &zone("America/Manaus")),
+            "2026-12-01T07:00-04:00"
+        );
+        assert_eq!(
+            format_local(t, &zone("America/Sao_Paulo")),
+            "2026-12-01T08:00-03:00"
+        );
+        assert_eq!(
+            format_local(t, &zone("America/Rio_Branco")),
+            "2026-12-01T06:00-05:00"
+        );
+        // São Paulo still had summer time in December 2018 (UTC-2).
+        let old = parse_instant("2018-12-01T11:00Z").unwrap();
+        assert_eq!(
+            format_local(old, &zone("America/Sao_Paulo")),
+            "2018-12-01T09:00-02:00"
+        );
+        // No zone, or an unknown one: UTC, said as such.
+        assert_eq!(format_local(t, &zone("")), "2026-12-01T11:00+00:00");
+        assert_eq!(zone_name(&zone("Mars/Olympus")), "UTC");
+        assert_eq!(zone_name(&zone("America/Manaus")), "America/Manaus");
+    }
+
+    #[test]
+    fn a_local_day_runs_from_local_midnight_to_local_midnight() {
+        let day = parse_date("2026-12-01").unwrap();
+        let (start, end) = local_day(day, &zone("America/Manaus"));
+        assert_eq!(format_instant(start), "2026-12-01T04:00Z");
+        assert_eq!(format_instant(end), "2026-12-02T04:00Z");
+        // At 02:00 UTC on the 2nd it is still the 1st in Manaus.
+        let now = parse_instant("2026-12-02T02:00Z").unwrap();
+        assert_eq!(local_today(now, &zone("America/Manaus")), day);
+        assert_eq!(local_today(now, &TimeZone::UTC), day + DAY_MS);
+    }
 
     #[test]
     fn dates_round_trip() {

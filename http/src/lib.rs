@@ -15,14 +15,15 @@
 //!   their DTOs.
 //! - [`admin`]: operator endpoints (status, flights, partition/heal, live events) and the
 //!   operator token.
-//! - [`accounts`]: accounts and sessions in `accounts.redb` (argon2id password hashes,
+//! - [`accounts`]: accounts, sessions and wishlists in `accounts.redb` (argon2id password hashes,
 //!   SHA-256 of session tokens).
 //! - [`limit`]: login throttling by client address and by account name.
 //! - [`secret`]: token generation, hashing and constant-time comparison.
 //! - [`problem`]: RFC 9457 problem documents, refusal → status mapping, and extractors whose
 //!   rejections are problems, so bad input never yields a 5xx.
 //! - [`metrics`]: the Prometheus text exposition.
-//! - [`dates`]: `YYYY-MM-DD` and `YYYY-MM-DDTHH:MM` in UTC.
+//! - [`dates`]: `YYYY-MM-DD` and `YYYY-MM-DDTHH:MM` in UTC, and instants in an airport's
+//!   local time (its IANA zone, through `jiff`'s bundled tz database).
 //! - `web` (private): the embedded page and assets.
 //!
 //! # Architecture invariant
@@ -240,6 +241,12 @@ pub fn router(
         .route("/api/flights/{id}/seats", get(api::seats))
         .route("/api/accounts", post(api::create_account))
         .route("/api/sessions", post(api::login).delete(api::logout))
+        .route("/api/me", get(api::me))
+        .route("/api/wishlist", get(api::wishlist).post(api::add_wish))
+        .route(
+            "/api/wishlist/{id}",
+            axum::routing::delete(api::remove_wish),
+        )
         .route("/api/holds", post(api::hold))
         .route("/api/holds/{id}", axum::routing::delete(api::release))
         .route("/api/purchases", post(api::purchase))
@@ -504,7 +511,8 @@ impl utoipa::Modify for SecurityAddon {
     info(title = "Passcom peer API", description = "Search, hold and buy seats across airlines at any Passcom peer; operate the peer. Errors are application/problem+json (RFC 9457)."),
     paths(
         api::health, api::info, api::airports, api::routes, api::seats,
-        api::create_account, api::login, api::logout,
+        api::create_account, api::login, api::me, api::logout,
+        api::wishlist, api::add_wish, api::remove_wish,
         api::hold, api::release, api::purchase, api::purchase_status, api::tickets, api::cancel,
         admin::status, admin::tickets, admin::put_flights, admin::partition, admin::heal, admin::events,
         metrics_text, openapi, web::index, web::geojson,

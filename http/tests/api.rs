@@ -65,6 +65,12 @@ fn public_endpoints_page_and_description() {
             .iter()
             .any(|a| a["iata"] == "SSA" && a["latitude"].as_f64().unwrap() < 0.0)
     );
+    let zone_of = |code: &str| {
+        let a = airports.iter().find(|a| a["iata"] == code).unwrap();
+        a["time_zone"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(zone_of("MAO"), "America/Manaus");
+    assert_eq!(zone_of("SSA"), "America/Bahia");
 
     let page = c.get("/");
     assert_eq!(page.status, 200);
@@ -90,6 +96,10 @@ fn public_endpoints_page_and_description() {
         ("/api/accounts", "post"),
         ("/api/sessions", "post"),
         ("/api/sessions", "delete"),
+        ("/api/me", "get"),
+        ("/api/wishlist", "get"),
+        ("/api/wishlist", "post"),
+        ("/api/wishlist/{id}", "delete"),
         ("/api/holds", "post"),
         ("/api/holds/{id}", "delete"),
         ("/api/purchases", "post"),
@@ -216,6 +226,123 @@ fn search_and_seat_maps() {
     c.get("/api/flights/XX0-2000-01-01/seats").problem(404);
 }
 
+/// The local time at `zone` of a UTC instant `YYYY-MM-DDTHH:MMZ`, for the zones of Brazil
+/// (no summer time since 2019): `(wall clock, offset)`.
+fn brazil_local(utc: &str, zone: &str) -> (String, String) {
+    let hours = match zone {
+        "America/Manaus"
+        | "America/Porto_Velho"
+        | "America/Boa_Vista"
+        | "America/Cuiaba"
+        | "America/Campo_Grande" => 4,
+        "America/Rio_Branco" => 5,
+        _ => 3,
+    };
+    let at = passcom_http::dates::parse_instant(utc).unwrap() - hours * 3_600_000;
+    let wall = passcom_http::dates::format_instant(at);
+    (wall[..16].to_owned(), format!("-0{hours}:00"))
+}
+
+#[test]
+fn times_are_given_in_each_airports_local_time_beside_utc() {
+    let c = rumos();
+    let date = tomorrow();
+    let r = c
+        .get(&format!(
+            "/api/routes?from=MAO&to=POA&date={date}&max_legs=3"
+        ))
+        .ok(200);
+    let its = r["itineraries"].as_array().unwrap();
+    assert!(!its.is_empty(), "MAO→POA has routes: {r}");
+    for it in its {
+        let legs = it["legs"].as_array().unwrap();
+        // A Manaus departure is in Manaus time (UTC-4), not UTC.
+        assert_eq!(legs[0]["origin_time_zone"], "America/Manaus");
+        let (wall, offset) =
+            brazil_local(legs[0]["departure_utc"].as_str().unwrap(), "America/Manaus");
+        assert_eq!(
+            legs[0]["departure_local"].as_str().unwrap(),
+            format!("{wall}{offset}")
+        );
+        assert_eq!(it["departure_local"], legs[0]["departure_local"]);
+        assert_eq!(it["arrival_local"], legs[legs.len() - 1]["arrival_local"]);
+        // The searched date is Manaus' date of the first departure.
+        assert_eq!(&wall[..10], date);
+        for l in legs {
+            for (utc, local, zone) in [
+                ("departure_utc", "departure_local", "origin_time_zone"),
+                ("arrival_utc", "arrival_local", "destination_time_zone"),
+            ] {
+                let (wall, offset) =
+                    brazil_local(l[utc].as_str().unwrap(), l[zone].as_str().unwrap());
+                assert_eq!(l[local].as_str().unwrap(), format!("{wall}{offset}"), "{l}");
+            }
+        }
+    }
+    // The seat map's flight carries the same local times.
+    let leg = &its[0]["legs"][0];
+    let flight = leg["flight"].as_str().unwrap();
+    let m = c.get(&format!("/api/flights/{flight}/seats")).ok(200);
+    assert_eq!(m["flight"]["departure_local"], leg["departure_local"]);
+    assert_eq!(m["flight"]["arrival_local"], leg["arrival_local"]);
+}
+
+#[test]
+fn a_traveler_saves_itineraries_to_a_wishlist_with_live_seat_counts() {
+    let c = rumos();
+    let it = multi_airline_itinerary(&c, "POA", "FOR");
+    let flights: Vec<Value> = it["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["flight"].clone())
+        .collect();
+    c.get("/api/wishlist").problem(401);
+    c.post("/api/wishlist", &json!({"flights": flights}))
+        .problem(401);
+    let fabi = c.signup("fabi");
+    assert_eq!(fabi.get("/api/wishlist").ok(200), json!([]));
+    fabi.post("/api/wishlist", &json!({"flights": []}))
+        .problem(422);
+    fabi.post("/api/wishlist", &json!({"flights": ["XX0-2000-01-01"]}))
+        .problem(404);
+    let w = fabi
+        .post("/api/wishlist", &json!({"flights": flights}))
+        .ok(201);
+    let id = w["id"].as_str().unwrap().to_owned();
+    assert_eq!(w["itinerary"]["price_cents"], it["price_cents"]);
+    // Saving it again keeps one.
+    assert_eq!(
+        fabi.post("/api/wishlist", &json!({"flights": flights}))
+            .ok(200)["id"],
+        id.as_str()
+    );
+    // Each traveler has a list of their own.
+    let gil = c.signup("gil");
+    assert_eq!(gil.get("/api/wishlist").ok(200), json!([]));
+    gil.delete(&format!("/api/wishlist/{id}")).problem(404);
+
+    // The list shows seats as they are now: a purchase on the first leg takes one.
+    let before = fabi.get("/api/wishlist").ok(200)[0]["itinerary"]["legs"][0]["seats"].clone();
+    let legs = legs_of(&it);
+    gil.post_with(
+        "/api/purchases",
+        &json!({"passenger": "Gil", "legs": legs}),
+        &[("Idempotency-Key", "wish-1")],
+    )
+    .ok(201);
+    let after = fabi.get("/api/wishlist").ok(200)[0]["itinerary"]["legs"][0]["seats"].clone();
+    assert_eq!(
+        after["sold"].as_u64().unwrap(),
+        before["sold"].as_u64().unwrap() + 1,
+        "{before} then {after}"
+    );
+
+    assert_eq!(fabi.delete(&format!("/api/wishlist/{id}")).status, 204);
+    assert_eq!(fabi.get("/api/wishlist").ok(200), json!([]));
+    fabi.delete(&format!("/api/wishlist/{id}")).problem(404);
+}
+
 #[test]
 fn accounts_sessions_and_bad_bodies() {
     let c = rumos();
@@ -273,11 +400,23 @@ fn accounts_sessions_and_bad_bodies() {
     );
     let me = c.with_token(token);
     assert_eq!(me.get("/api/tickets").ok(200), json!([]));
+    // "me" names the traveler of the session, by token or by cookie, and nobody without one.
+    let who = me.get("/api/me").ok(200);
+    assert_eq!(
+        (who["name"].as_str(), who["account"].as_str()),
+        (Some("carla"), Some("carla@rumos"))
+    );
+    assert_eq!(
+        c.get_with("/api/me", &[("Cookie", &cookie_pair)]).ok(200)["name"],
+        "carla"
+    );
+    c.get("/api/me").problem(401);
     c.get("/api/tickets").problem(401);
     c.with_token("not-a-token").get("/api/tickets").problem(401);
 
     assert_eq!(me.delete("/api/sessions").status, 204);
     me.get("/api/tickets").problem(401);
+    me.get("/api/me").problem(401);
     me.delete("/api/sessions").problem(401);
 }
 

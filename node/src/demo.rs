@@ -122,9 +122,9 @@ fn network_of(airline: &str) -> Option<(&'static [Route], [&'static str; 3], u64
     }
 }
 
-/// The airports of Brazil's 27 state capitals: real IATA codes, names and coordinates, parsed
-/// from the embedded `data/capitals.csv` (header `iata,airport,city,state,latitude,longitude`),
-/// in the file's order (by state name).
+/// The airports of Brazil's 27 state capitals: real IATA codes, names, coordinates and IANA
+/// time zones, parsed from the embedded `data/capitals.csv` (header
+/// `iata,airport,city,state,latitude,longitude,time_zone`), in the file's order (by state name).
 ///
 /// Never fails: the file is part of the build and checked by this module's tests.
 pub fn demo_airports() -> Vec<Airport> {
@@ -134,7 +134,7 @@ pub fn demo_airports() -> Vec<Airport> {
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
             let fields: Vec<&str> = line.trim().split(',').collect();
-            assert_eq!(fields.len(), 6, "capitals.csv: bad line {line:?}");
+            assert_eq!(fields.len(), 7, "capitals.csv: bad line {line:?}");
             let degrees = |s: &str| -> f64 {
                 s.parse()
                     .unwrap_or_else(|_| panic!("capitals.csv: bad coordinate in {line:?}"))
@@ -146,6 +146,7 @@ pub fn demo_airports() -> Vec<Airport> {
                 state: fields[3].to_owned(),
                 latitude: degrees(fields[4]),
                 longitude: degrees(fields[5]),
+                time_zone: fields[6].to_owned(),
             }
         })
         .collect()
@@ -322,6 +323,7 @@ pub fn synthetic_catalog(
                 state: "XX".to_owned(),
                 latitude: rng.random_range(-33.0..5.0),
                 longitude: rng.random_range(-73.0..-35.0),
+                time_zone: "America/Sao_Paulo".to_owned(),
                 iata,
             }
         })
@@ -428,7 +430,20 @@ mod tests {
             assert!(a.iata.len() == 3 && a.iata.chars().all(|c| c.is_ascii_uppercase()));
             assert!((-34.0..6.0).contains(&a.latitude) && (-74.0..-34.0).contains(&a.longitude));
             assert!(!a.name.is_empty() && !a.city.is_empty());
+            assert!(
+                a.time_zone.starts_with("America/"),
+                "{}: {}",
+                a.iata,
+                a.time_zone
+            );
         }
+        let zone = |code: &str| {
+            let a = airports.iter().find(|a| a.iata == code).unwrap();
+            a.time_zone.as_str()
+        };
+        assert_eq!(zone("MAO"), "America/Manaus");
+        assert_eq!(zone("RBR"), "America/Rio_Branco");
+        assert_eq!(zone("BSB"), "America/Sao_Paulo");
         let gru = airports.iter().find(|a| a.iata == "GRU").unwrap();
         assert_eq!((gru.city.as_str(), gru.state.as_str()), ("São Paulo", "SP"));
     }

@@ -50,6 +50,7 @@ impl World {
                 state: String::new(),
                 latitude,
                 longitude,
+                time_zone: String::new(),
             })
             .collect();
         let mut flights = Vec::new();

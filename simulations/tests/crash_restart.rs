@@ -38,6 +38,7 @@ fn a_ticket_sold_before_a_crash_is_there_after_the_restart() {
         state: String::new(),
         latitude: 0.0,
         longitude: 0.0,
+        time_zone: String::new(),
     };
     let flight = Flight {
         id: FlightId::new("RU1"),

@@ -38,6 +38,7 @@ pub fn airports() -> Vec<Airport> {
             state: "XX".into(),
             latitude: 0.0,
             longitude: 0.0,
+            time_zone: String::new(),
         })
         .collect()
 }
