@@ -584,3 +584,39 @@ fn a_restored_peer_waits_for_the_partner_that_alone_holds_some_of_its_events() {
     c.input(&a("giro"), Input::PartnerGone(a("rumos")));
     assert_eq!(c.node("giro").state(), PeerState::Active);
 }
+
+/// The operating airline's own traveler picks a front-row seat that a partner holds in
+/// escrow. On the main of 2026-12-02 the partner capped the operator like any other asker
+/// (no escrow share of its own flight, and most seats already at home), never handed the
+/// seat back, and every try ended in a timeout.
+#[test]
+fn a_chosen_seat_held_by_a_partner_sells_at_the_operating_airline() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![with_escrow(
+            flight("rumos", "RU1", "SSA", "BSB", 10, 20, "ABCDEF"),
+            &["giro"],
+        )],
+    );
+    let seat = c
+        .node("rumos")
+        .seat_map(
+            c.node("rumos").catalog().flight(&"RU1".into()).unwrap(),
+            c.now,
+        )
+        .into_iter()
+        .find(|(_, s)| matches!(s, SeatStatus::Partner { holder } if holder.as_str() == "giro"))
+        .map(|(l, _)| l)
+        .expect("a seat in giro's escrow");
+    c.buy("rumos", "k", &[("RU1", Some(seat.as_str()))]);
+    c.settle();
+    assert!(
+        matches!(
+            c.node("rumos").operation("k"),
+            Some(Operation::Confirmed(_))
+        ),
+        "{:?}",
+        c.node("rumos").operation("k")
+    );
+}

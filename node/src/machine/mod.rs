@@ -1726,7 +1726,14 @@ impl Node {
             .filter(|s| &s.airline == from)
             .map(|s| s.seats)
             .sum::<u32>();
-        let cap = share.max(2 * self.cfg.refill_batch) as usize;
+        // The operating airline is not capped: the flight's seats are its own, it has no
+        // escrow share of its own flight, and it already holds most of them, so any cap would
+        // leave its traveler's chosen seat at the partner for ever (a timeout every time).
+        let cap = if from == &f.airline {
+            usize::MAX
+        } else {
+            share.max(2 * self.cfg.refill_batch) as usize
+        };
         let held = seats_now
             .iter()
             .filter(|(_, t)| !matches!(t.state, TokenState::Sold { .. }) && t.writer() == from)
@@ -1737,7 +1744,7 @@ impl Node {
             // A traveler's chosen seats pass even a full pool, by at most one itinerary's
             // worth: a partner holding its whole escrow share must still sell the seat its
             // buyer picked, and an asker still cannot take more than a few beyond the cap.
-            let room = (cap + MAX_LEGS).saturating_sub(held);
+            let room = cap.saturating_add(MAX_LEGS).saturating_sub(held);
             for label in seats.iter().take(MAX_LEGS.min(room)) {
                 if f.has_seat(label) {
                     let _ = self.write_token(&f.seat(label), &grant, now);
