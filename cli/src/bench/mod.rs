@@ -133,6 +133,19 @@ impl Sizes {
     }
 }
 
+/// CPU time this process has used so far (user + system, all threads), in seconds. Printed
+/// beside wall-clock figures: on a machine shared with other work the wall clock counts their
+/// time too, the CPU time does not.
+pub fn cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, after the command name in parentheses, are utime
+    // and stime in clock ticks (100 per second on Linux).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Measures the time of one small write + fsync on the disk of `dir`, median of 50.
 pub fn fsync_ms(dir: &std::path::Path) -> f64 {
     use std::io::Write;
@@ -166,6 +179,7 @@ fn scenarios() -> Vec<(&'static str, Runner)> {
         ("route_search", local::route_search),
         ("million_tokens", local::million_tokens),
         ("catch_up", local::catch_up),
+        ("catch_up_network", network::catch_up_network),
         ("simulator", local::simulator),
     ]
 }
