@@ -10,7 +10,7 @@ use passcom_crdt::AirlineId;
 async fn a_peer_that_missed_twenty_thousand_events_catches_up_from_a_real_partner() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let n = 20_000;
+    let n: usize = 20_000;
     let rumos_dir = dir.path().join("rumos");
     let me = AirlineId::new("rumos");
     // rumos takes its catalog, stops, and its history grows by n signed sales.
