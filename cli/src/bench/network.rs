@@ -572,3 +572,89 @@ pub fn propagation(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
         notes: "includes the purchase's own commit at rumos".into(),
     })
 }
+
+/// A peer that missed N events catches up from a real partner: two `passcom_net` peers on
+/// loopback (TCP, noise, yamux, CBOR request-response), every signature verified, next to
+/// the time loopback TCP takes to carry the same CBOR bytes.
+pub fn catch_up_network(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
+    let n_events = sizes.pick(20_000usize, 100_000);
+    let rt = runtime()?;
+    let me = AirlineId::new("rumos");
+    let flights = bench_flights("rumos", n_events.div_ceil(180), 0.0, &[]);
+    // rumos starts alone, takes its catalog and stops.
+    let base = rt.block_on(async {
+        let p = start_peer(dir, "rumos", &[], 0.0).await?;
+        put_flights(&p, flights.clone()).await?;
+        let base = p.handle.read(|n| n.clock().get(&me));
+        p.handle.shutdown().await;
+        Ok::<_, String>(base)
+    })?;
+    // Its history grows by N sales signed with its identity key, written straight to its store.
+    let rumos_dir = dir.join("rumos");
+    let (_, secret) =
+        passcom_net::identity::load_or_create(&rumos_dir).map_err(|e| e.to_string())?;
+    let mut store =
+        passcom_node::Store::open(&rumos_dir.join("passcom.redb")).map_err(|e| e.to_string())?;
+    let last =
+        passcom_node::demo::append_sales(&mut store, &me, &secret, &flights, base, n_events)?;
+    // The bytes the wire carries for those events: their CBOR, in the wire's chunks.
+    let events = store
+        .events(&me, base + 1, last, usize::MAX)
+        .map_err(|e| e.to_string())?;
+    let wire_bytes: usize = passcom_net::wire::chunk(passcom_node::Message::Page {
+        events,
+        more: false,
+        nonce: 0,
+        asker_seq: 0,
+    })
+    .iter()
+    .map(|m| passcom_net::wire::encode(m).map(|b| b.len()).unwrap_or(0))
+    .sum();
+    drop(store);
+    // rumos restarts; giro starts empty, dials it and catches up.
+    let (took, connected, cpu) = rt.block_on(async {
+        let rumos = start_peer(dir, "rumos", &[], 0.0).await?;
+        let target = rumos.handle.read(|n| n.clock().get(&me));
+        let cpu = super::cpu_seconds();
+        let t = Instant::now();
+        let giro = start_peer(dir, "giro", std::slice::from_ref(&rumos.listen), 0.0).await?;
+        let mut connected = None;
+        wait(Duration::from_secs(300), "giro to catch up", || {
+            if connected.is_none() && giro.handle.read(|n| n.reachable().contains(&me)) {
+                connected = Some(t.elapsed());
+            }
+            giro.handle.read(|n| n.clock().get(&me)) >= target
+        })
+        .await?;
+        let took = t.elapsed();
+        let cpu = super::cpu_seconds() - cpu;
+        giro.handle.shutdown().await;
+        rumos.handle.shutdown().await;
+        Ok::<_, String>((took, connected.unwrap_or(took), cpu))
+    })?;
+    let bw = super::local::loopback_bandwidth();
+    let wire_s = wire_bytes as f64 / bw;
+    let secs = took.as_secs_f64();
+    Ok(Scenario {
+        description: format!(
+            "a peer started empty catches up {n_events} missed events from a real partner over libp2p on loopback (signed, verified)"
+        ),
+        measured: Figure::value(secs, "s"),
+        reference: Some(Reference {
+            name: format!(
+                "the same {:.1} MB of CBOR over loopback TCP at {:.0} MB/s",
+                wire_bytes as f64 / 1e6,
+                bw / 1e6
+            ),
+            figure: Figure::value(wire_s, "s"),
+        }),
+        ratio: Some(wire_s / secs),
+        ratio_of: Some("loopback transfer time / catch-up time".into()),
+        target: "≤ 2 s for 100,000 events".into(),
+        met: Some(secs <= 2.0).filter(|_| !sizes.quick),
+        notes: format!(
+            "timed from giro's start: connected and identified after {:.0} ms; {cpu:.2} s of CPU (both peers, every thread)",
+            connected.as_secs_f64() * 1e3
+        ),
+    })
+}

@@ -84,6 +84,22 @@ impl Node {
         }
     }
 
+    /// Puts the batch's final clock into every [`Message::SyncRequest`] it sends. A request
+    /// is asked for while the batch runs (a page said `more` after its first part, say), but
+    /// it leaves only after the commit: by then the batch may have applied the other parts
+    /// of that page, and asking with the earlier clock would have them sent again.
+    pub(super) fn refresh_sync_clocks(&mut self) {
+        for o in &mut self.out {
+            if let Output::Send {
+                msg: Message::SyncRequest { clock, .. },
+                ..
+            } = o
+            {
+                clock.clone_from(&self.clock);
+            }
+        }
+    }
+
     /// A page of catch-up arrived: it proves its sender alive, its events are applied (or
     /// deferred until their predecessors arrive), and if the sender has more we ask at once
     /// rather than at the next tick, so a long backlog moves a page per round trip.

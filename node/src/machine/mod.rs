@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod catchup;
 mod liveness;
 mod recovery;
+mod verify;
 
 pub use liveness::PeerHealth;
 use recovery::Phase;
@@ -48,7 +49,9 @@ pub struct Config {
     pub refill_low_water: u32,
     /// How many seats a refill asks for.
     pub refill_batch: u32,
-    /// At most this many events go in one catch-up message.
+    /// At most this many events go in one catch-up page. Large pages amortise the round
+    /// trip and the commit of each page over many events; the wire cuts a page into parts
+    /// of at most `CHUNK_BYTES` (net crate) when it is larger.
     pub max_events_per_sync: usize,
     /// Bound of the queue of events that arrived before their predecessors.
     pub max_deferred: usize,
@@ -121,7 +124,7 @@ impl Config {
             tick_ms: 1_000,
             refill_low_water: 4,
             refill_batch: 12,
-            max_events_per_sync: 512,
+            max_events_per_sync: 2048,
             max_deferred: 10_000,
             signing_key: None,
             require_signatures: false,
@@ -763,6 +766,7 @@ impl Node {
             }
             return Err(e);
         }
+        self.refresh_sync_clocks();
         if let Some(ev) = sealed {
             // Grants go straight to their receivers too, so a hand-over need not wait for gossip.
             for to in direct {
@@ -1774,7 +1778,17 @@ impl Node {
 
     fn on_events(&mut self, from: &AirlineId, events: Vec<Event>, now: Millis) {
         let mut gap = false;
-        for ev in events {
+        // The signatures of every event that may be kept are checked together, in batches
+        // (see `verify`); the verdicts are those `check_signature` would give one by one.
+        let fresh: Vec<bool> = events
+            .iter()
+            .map(|ev| {
+                ev.seq > self.clock.get(&ev.origin)
+                    && !self.deferred.contains_key(&(ev.origin.clone(), ev.seq))
+            })
+            .collect();
+        let mut verdicts = self.check_signatures(&events, &fresh);
+        for (i, ev) in events.into_iter().enumerate() {
             let have = self.clock.get(&ev.origin);
             // The planted bug: a duplicate or catch-up copy of an applied event is merged again,
             // and its older token versions win over the newer ones already here.
@@ -1802,7 +1816,10 @@ impl Node {
             }
             // Check the signature before keeping anything, so forged events are rejected (and
             // their sender penalised) at once instead of filling the queue.
-            let verified = match self.check_signature(&ev) {
+            let verdict = verdicts[i]
+                .take()
+                .unwrap_or_else(|| self.check_signature(&ev));
+            let verified = match verdict {
                 Ok(v) => v,
                 Err(reason) => {
                     self.out.push(Output::Rejected {
