@@ -388,6 +388,6 @@ mod tests {
             FaultSet::default()
         );
         assert!(FaultSet::parse("gremlins").is_err());
-        assert!(!FaultSet::default().has(FaultFamily::DiskLoss));
+        assert_eq!(FaultSet::default(), FaultSet::all());
     }
 }
