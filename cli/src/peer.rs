@@ -450,23 +450,6 @@ pub fn run_watch(args: WatchArgs) -> Result<ExitCode, String> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_default_http_port_for_peer_and_client() {
-        let addr: SocketAddr = DEFAULT_HTTP_ADDR.parse().unwrap();
-        assert_eq!(addr.port(), DEFAULT_HTTP_PORT);
-        assert!(addr.ip().is_loopback());
-        assert_eq!(
-            crate::client::DEFAULT_URL,
-            format!("http://{DEFAULT_HTTP_ADDR}")
-        );
-        assert_eq!(DEMO[0].2, DEFAULT_HTTP_PORT);
-    }
-}
-
 /// Parses a list of airline names given to `flag`.
 ///
 /// Errors: a name that is not 1 to 64 of `[a-z0-9_-]`, with the flag that gave it.
@@ -488,4 +471,21 @@ fn airline_set(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_default_http_port_for_peer_and_client() {
+        let addr: SocketAddr = DEFAULT_HTTP_ADDR.parse().unwrap();
+        assert_eq!(addr.port(), DEFAULT_HTTP_PORT);
+        assert!(addr.ip().is_loopback());
+        assert_eq!(
+            crate::client::DEFAULT_URL,
+            format!("http://{DEFAULT_HTTP_ADDR}")
+        );
+        assert_eq!(DEMO[0].2, DEFAULT_HTTP_PORT);
+    }
 }
