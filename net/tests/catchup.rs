@@ -7,10 +7,16 @@ use common::*;
 use passcom_crdt::AirlineId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_that_missed_twenty_thousand_events_catches_up_from_a_real_partner() {
+async fn a_peer_that_missed_thousands_of_events_catches_up_from_a_real_partner() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let n: usize = 20_000;
+    // 20,000 in a release build; a debug build (scripts/test) verifies and commits about ten
+    // times slower, and a smaller backlog still spans several pages.
+    let n: usize = if cfg!(debug_assertions) {
+        5_000
+    } else {
+        20_000
+    };
     let rumos_dir = dir.path().join("rumos");
     let me = AirlineId::new("rumos");
     // rumos takes its catalog, stops, and its history grows by n signed sales.
