@@ -39,7 +39,7 @@ async fn three_peers_find_each_other_and_converge_to_one_catalog_and_token_state
             h.read(|n| n.catalog().flight(&flight).is_some())
         })
         .await;
-        let reply = buy(h, key, &flight).await;
+        let reply = buy_retrying(h, key, &flight, 20).await;
         assert!(ticket(&reply).is_some(), "{key}: {reply:?}");
     }
     let s = wait_converged(30, &[&rumos, &giro, &boreal]).await;

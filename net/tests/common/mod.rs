@@ -167,6 +167,22 @@ pub async fn buy(h: &PeerHandle, key: &str, flight: &FlightId) -> Reply {
     within(30, "a purchase reply", h.request(Request::Purchase(req))).await
 }
 
+/// [`buy`], retried under the same key while the answer is transient (holder unreachable,
+/// timeout), as a traveler's client does, for at most `secs` seconds: right after start, or
+/// on a loaded machine, the failure detector may not count the holder as reachable yet.
+pub async fn buy_retrying(h: &PeerHandle, key: &str, flight: &FlightId, secs: u64) -> Reply {
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let reply = buy(h, key, flight).await;
+        match &reply {
+            Reply::Refused(r) if r.is_transient() && std::time::Instant::now() < until => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            _ => return reply,
+        }
+    }
+}
+
 /// Everything replicated that must be equal at every peer after convergence.
 #[derive(Debug, PartialEq)]
 pub struct State {
