@@ -374,7 +374,7 @@ fn seats_dto(c: &passcom_node::SeatCounts) -> SeatsDto {
 }
 
 /// One flight to add or change. The airline is this peer's own.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct FlightBody {
     /// Unique id, starting with the airline's code (`RU9000-2026-12-24`).
     pub id: String,
@@ -401,7 +401,7 @@ pub struct FlightBody {
 }
 
 /// Seats of a new flight handed to one partner.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct EscrowBody {
     /// The partner airline.
     pub airline: String,
@@ -410,7 +410,7 @@ pub struct EscrowBody {
 }
 
 /// Flights to add or change.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct FlightsBody {
     /// The flights (1 to 500).
     pub flights: Vec<FlightBody>,
@@ -515,7 +515,7 @@ pub async fn put_flights(
 }
 
 /// Airlines to partition from or heal with.
-#[derive(Deserialize, ToSchema, Default)]
+#[derive(Serialize, Deserialize, ToSchema, Default)]
 pub struct PeersBody {
     /// Airline names; empty means every peer.
     #[serde(default)]

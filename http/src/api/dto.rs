@@ -223,7 +223,7 @@ pub struct SeatMapDto {
 }
 
 /// Name and password.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CredentialsBody {
     /// 3 to 32 characters among a-z, 0-9, `.`, `_`, `-`.
     #[schema(pattern = "^[a-z0-9._-]{3,32}$", min_length = 3, max_length = 32)]
@@ -277,7 +277,7 @@ pub struct LegBody {
 }
 
 /// Seats to put in a cart.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct HoldBody {
     /// The legs, in travel order.
     #[schema(min_items = 1)]
@@ -308,7 +308,7 @@ pub struct HoldDto {
 
 /// A purchase. Send it with an `Idempotency-Key` header; a retry with the same key returns
 /// the same result.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct PurchaseBody {
     /// The passenger's name.
     pub passenger: String,
@@ -413,7 +413,7 @@ pub struct PurchaseStatusDto {
 }
 
 /// An itinerary to save, by its flights.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct WishBody {
     /// Flight ids in travel order (1 to 5), as a search returned them.
     #[schema(min_items = 1, max_items = 5)]
