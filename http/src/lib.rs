@@ -43,6 +43,8 @@ pub mod api;
 pub mod backend;
 pub mod dates;
 pub mod limit;
+mod links;
+use links::Links;
 pub mod metrics;
 pub mod problem;
 pub mod secret;
@@ -517,7 +519,7 @@ impl utoipa::Modify for SecurityAddon {
         admin::status, admin::tickets, admin::put_flights, admin::partition, admin::heal, admin::events,
         metrics_text, openapi, web::index, web::geojson,
     ),
-    modifiers(&SecurityAddon, &CommonResponses),
+    modifiers(&SecurityAddon, &CommonResponses, &Links),
     tags(
         (name = "public", description = "Health, identity, metrics, description"),
         (name = "search", description = "Airports, routes and seat maps"),
