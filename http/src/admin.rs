@@ -674,36 +674,14 @@ fn net_problem(e: passcom_net::NetError) -> ApiError {
         (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a multiaddr with a TCP port, this peer's own address, or a peer cut off by partition", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The dial failed or did not connect within 10 s (it is retried in the background)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The dial failed or did not connect within 10 s", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn dial(
     State(s): State<Shared>,
     op: Operator,
     ApiJson(b): ApiJson<DialBody>,
 ) -> Result<axum::Json<LinkDto>, ApiError> {
-    let text = b.address.trim();
-    let addr: libp2p::Multiaddr = text.parse().map_err(|e| {
-        ApiError::unprocessable(format!(
-            "{text:?} is not a multiaddr ({e}); write /ip4/127.0.0.1/tcp/7001 or /dns4/giro/tcp/7000"
-        ))
-    })?;
-    use libp2p::multiaddr::Protocol;
-    let has_host = addr.iter().any(|p| {
-        matches!(
-            p,
-            Protocol::Ip4(_)
-                | Protocol::Ip6(_)
-                | Protocol::Dns(_)
-                | Protocol::Dns4(_)
-                | Protocol::Dns6(_)
-        )
-    });
-    if !has_host || !addr.iter().any(|p| matches!(p, Protocol::Tcp(_))) {
-        return Err(ApiError::unprocessable(format!(
-            "{text} names no host and TCP port; write /ip4/127.0.0.1/tcp/7001 or /dns4/giro/tcp/7000"
-        )));
-    }
-    let peer_id = s.backend.dial(addr).await.map_err(net_problem)?;
+    let peer_id = s.backend.dial(b.address).await.map_err(net_problem)?;
     // Identification follows the connection by a round trip: wait a little (bounded) so the
     // answer can name the airline.
     let mut airline = None;

@@ -31,10 +31,10 @@ pub trait Backend: Send + Sync + 'static {
     fn heal(&self, peers: Vec<AirlineId>) -> BoxFuture<'_, Result<(), NetError>>;
     /// A receiver of the live event stream.
     fn events(&self) -> broadcast::Receiver<LiveEvent>;
-    /// Dials `addr` and keeps it among the addresses re-dialled after drops; returns the
-    /// peer id found there. The default refuses: a backend without a network cannot dial.
-    fn dial(&self, addr: libp2p::Multiaddr) -> BoxFuture<'_, Result<String, NetError>> {
-        let _ = addr;
+    /// Dials `address` (a multiaddr with a host and a TCP port) and keeps it among the
+    /// addresses re-dialled after drops; returns the peer id found there. The default refuses: a backend without a network cannot dial.
+    fn dial(&self, address: String) -> BoxFuture<'_, Result<String, NetError>> {
+        let _ = address;
         Box::pin(async { Err(NetError::Invalid("this peer has no network to dial".into())) })
     }
     /// Disconnects the peer named by `who` (airline or peer id) and keeps it out until a dial
@@ -88,8 +88,8 @@ impl Backend for PeerHandle {
     fn events(&self) -> broadcast::Receiver<LiveEvent> {
         PeerHandle::events(self)
     }
-    fn dial(&self, addr: libp2p::Multiaddr) -> BoxFuture<'_, Result<String, NetError>> {
-        Box::pin(PeerHandle::dial(self, addr))
+    fn dial(&self, address: String) -> BoxFuture<'_, Result<String, NetError>> {
+        Box::pin(async move { PeerHandle::dial(self, &address).await })
     }
     fn hangup(&self, who: String) -> BoxFuture<'_, Result<ConnectedPeer, NetError>> {
         Box::pin(async move { PeerHandle::hangup(self, &who).await })

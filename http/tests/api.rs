@@ -770,6 +770,11 @@ fn dial_and_hangup_refuse_bad_input() {
         .to_owned();
     op.post("/admin/dial", &json!({"address": own}))
         .problem(422);
+    // Nobody listens on port 1: the dial fails at once, and is not kept.
+    let p = op
+        .post("/admin/dial", &json!({"address": "/ip4/127.0.0.1/tcp/1"}))
+        .problem(502);
+    assert!(p["detail"].as_str().unwrap().contains("dial"), "{p}");
     op.post("/admin/dial", &json!({"adress": "typo"}))
         .problem(422);
     let p = op

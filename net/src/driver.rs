@@ -34,6 +34,8 @@ const MAINTAIN_EVERY: Duration = Duration::from_millis(500);
 /// First and largest wait before re-dialling a bootstrap peer that could not be reached.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// At most this many bootstrap addresses, given at start or added by operators' dials.
+const MAX_BOOTSTRAP: usize = 64;
 /// Addresses remembered per peer, for re-dialling after a heal.
 const MAX_ADDRS_PER_PEER: usize = 8;
 
@@ -102,8 +104,9 @@ pub(crate) struct Driver {
     cut_blocked: HashSet<PeerId>,
     /// Peers an operator hung up on (blocked until a dial names them, or a heal).
     hung_up: HashSet<PeerId>,
-    /// Dials ordered by an operator, answered when they connect or fail.
-    dials: HashMap<ConnectionId, oneshot::Sender<Result<String, NetError>>>,
+    /// Dials ordered by an operator, answered when they connect or fail; the address joins
+    /// the bootstrap ones once connected.
+    dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<String, NetError>>)>,
     listen: Vec<Multiaddr>,
     /// libp2p's recorder of swarm, identify and gossipsub events (the peer's registry).
     metrics: libp2p::metrics::Metrics,
@@ -492,9 +495,9 @@ impl Driver {
         }
     }
 
-    /// An operator's dial: lets a hung-up peer at `addr` back in, dials, and keeps the address
-    /// among the bootstrap ones (re-dialled after drops). Answered on `reply` when the
-    /// connection is up or the dial failed.
+    /// An operator's dial: lets a hung-up peer at `addr` back in, dials, and once connected
+    /// keeps the address among the bootstrap ones (re-dialled after drops). Answered on
+    /// `reply` when the connection is up or the dial failed (a failed dial leaves nothing).
     fn dial(&mut self, addr: Multiaddr, reply: oneshot::Sender<Result<String, NetError>>) {
         let named = addr.iter().find_map(|p| match p {
             Protocol::P2p(id) => Some(id),
@@ -545,7 +548,7 @@ impl Driver {
                 return;
             }
             if self.swarm.is_connected(&p) {
-                self.keep_dialling(addr, Some(p), None);
+                self.keep_dialling(addr, p);
                 self.update_shared();
                 let _ = reply.send(Ok(p.to_string()));
                 return;
@@ -558,8 +561,7 @@ impl Driver {
         let id = opts.connection_id();
         match self.swarm.dial(opts) {
             Ok(()) => {
-                self.keep_dialling(addr, named, Some(id));
-                self.dials.insert(id, reply);
+                self.dials.insert(id, (addr, reply));
             }
             Err(e) => {
                 let _ = reply.send(Err(NetError::Unreachable(format!(
@@ -570,20 +572,20 @@ impl Driver {
         self.update_shared();
     }
 
-    /// Adds `addr` to the bootstrap addresses unless it is there already.
-    fn keep_dialling(
-        &mut self,
-        addr: Multiaddr,
-        peer: Option<PeerId>,
-        dialing: Option<ConnectionId>,
-    ) {
+    /// Adds `addr`, where `peer` answered, to the bootstrap addresses unless it is there
+    /// already or [`MAX_BOOTSTRAP`] are kept.
+    fn keep_dialling(&mut self, addr: Multiaddr, peer: PeerId) {
         if self.bootstrap.iter().any(|b| b.addr == addr) {
+            return;
+        }
+        if self.bootstrap.len() >= MAX_BOOTSTRAP {
+            tracing::warn!(%addr, "not re-dialled after drops: {MAX_BOOTSTRAP} addresses are already");
             return;
         }
         self.bootstrap.push(Boot {
             addr,
-            peer,
-            dialing,
+            peer: Some(peer),
+            dialing: None,
             next_try: Instant::now(),
             backoff: BACKOFF_MIN,
             is_self: false,
@@ -659,7 +661,7 @@ impl Driver {
     fn maintain(&mut self) {
         // Callers that gave up waiting (their request timed out) leave a closed sender.
         self.waiting.retain(|_, tx| !tx.is_closed());
-        self.dials.retain(|_, tx| !tx.is_closed());
+        self.dials.retain(|_, (_, tx)| !tx.is_closed());
         if self.cut_all {
             return;
         }
@@ -737,7 +739,13 @@ impl Driver {
                         .airline_of
                         .get(&peer_id)
                         .is_some_and(|a| self.is_cut(a));
-                let dial = self.dials.remove(&connection_id);
+                let dial = match self.dials.remove(&connection_id) {
+                    Some((addr, tx)) if !cut && !self.hung_up.contains(&peer_id) => {
+                        self.keep_dialling(addr, peer_id);
+                        Some(tx)
+                    }
+                    other => other.map(|(_, tx)| tx),
+                };
                 if cut || self.impostors.contains(&peer_id) || self.hung_up.contains(&peer_id) {
                     // Inbound from a peer we are cut off from: refuse it at once.
                     let _ = self.swarm.close_connection(connection_id);
@@ -780,7 +788,7 @@ impl Driver {
                 error,
                 ..
             } => {
-                if let Some(tx) = self.dials.remove(&connection_id) {
+                if let Some((_, tx)) = self.dials.remove(&connection_id) {
                     let e = match &error {
                         DialError::LocalPeerId { .. } => NetError::Invalid(
                             "that address is this peer's own; dial another peer".into(),

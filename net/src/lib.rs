@@ -286,15 +286,18 @@ impl PeerHandle {
         self.command(|tx| Command::Heal(peers, tx)).await
     }
 
-    /// Dials `addr` (`/ip4/…/tcp/…`, `/dns4/…`, optionally ending in `/p2p/<peer-id>`) and
-    /// keeps re-dialling it after drops, like a bootstrap address. A peer hung up on at that
-    /// address (or with that peer id) is let back in.
+    /// Dials `address`, a multiaddr with a host and a TCP port (`/ip4/10.0.0.7/tcp/7000`,
+    /// `/dns4/giro/tcp/7000`, optionally ending in `/p2p/<peer-id>`), and keeps re-dialling it
+    /// after drops, like a bootstrap address. A peer hung up on at that address (or with that
+    /// peer id) is let back in. The address is kept (at most 64 in all) only once a connection
+    /// is up: a dial that fails leaves nothing behind.
     ///
-    /// Returns the peer id found there once connected. Errors: the address is this peer's
-    /// own or that of a peer cut off by `partition` ([`NetError::Invalid`]); the dial failed
-    /// or did not connect within [`DIAL_TIMEOUT`] ([`NetError::Unreachable`]; it is retried
-    /// in the background); the peer has shut down.
-    pub async fn dial(&self, addr: libp2p::Multiaddr) -> Result<String, NetError> {
+    /// Returns the peer id found there once connected. Errors: the text is not such an
+    /// address, or it is this peer's own, or that of a peer cut off by `partition`
+    /// ([`NetError::Invalid`]); the dial failed or did not connect within [`DIAL_TIMEOUT`]
+    /// ([`NetError::Unreachable`]); the peer has shut down.
+    pub async fn dial(&self, address: &str) -> Result<String, NetError> {
+        let addr = parse_dial_address(address)?;
         let shown = addr.to_string();
         let rx = self.order(|tx| Command::Dial(addr, tx)).await?;
         match tokio::time::timeout(DIAL_TIMEOUT, rx).await {
@@ -304,7 +307,7 @@ impl PeerHandle {
                 self.airline
             ))),
             Err(_) => Err(NetError::Unreachable(format!(
-                "{shown} did not answer within {} s; this peer keeps re-dialling it",
+                "{shown} did not connect within {} s; check the address and that the peer runs",
                 DIAL_TIMEOUT.as_secs()
             ))),
         }
@@ -371,6 +374,34 @@ impl PeerHandle {
             .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
             .map_err(|_| gone())
     }
+}
+
+/// Parses an address to dial: a multiaddr that names a host (IP or DNS name) and a TCP port.
+///
+/// Errors: [`NetError::Invalid`] saying what to write instead.
+fn parse_dial_address(text: &str) -> Result<libp2p::Multiaddr, NetError> {
+    use libp2p::multiaddr::Protocol;
+    let text = text.trim();
+    let example = "write /ip4/127.0.0.1/tcp/7001 or /dns4/giro/tcp/7000";
+    let addr: libp2p::Multiaddr = text
+        .parse()
+        .map_err(|e| NetError::Invalid(format!("{text:?} is not a multiaddr ({e}); {example}")))?;
+    let host = addr.iter().any(|p| {
+        matches!(
+            p,
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+        )
+    });
+    if !host || !addr.iter().any(|p| matches!(p, Protocol::Tcp(_))) {
+        return Err(NetError::Invalid(format!(
+            "{text:?} names no host and TCP port; {example}"
+        )));
+    }
+    Ok(addr)
 }
 
 /// Runs `f`, which may block, without stalling the other tasks of a multi-threaded runtime.
