@@ -597,6 +597,11 @@ impl Driver {
     fn hangup(&mut self, who: &str) -> Result<ConnectedPeer, NetError> {
         let who = who.trim();
         let (peer, airline) = if let Ok(p) = who.parse::<PeerId>() {
+            if p == *self.swarm.local_peer_id() {
+                return Err(NetError::Invalid(format!(
+                    "{who} is this peer itself; name another peer"
+                )));
+            }
             let seen = self.swarm.is_connected(&p)
                 || self.airline_of.contains_key(&p)
                 || self.addrs.contains_key(&p);

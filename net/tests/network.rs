@@ -502,7 +502,13 @@ async fn an_operator_hangs_up_on_a_peer_that_stays_out_until_dialled_again() {
     wait_full_mesh(&[&rumos, &giro]).await;
 
     // Bad names are refused with a reason, and nothing changes.
-    for (who, unknown) in [("nobody", true), ("rumos", false), ("Not A Name!", false)] {
+    let own_id = rumos.status().peer_id;
+    for (who, unknown) in [
+        ("nobody", true),
+        ("rumos", false),
+        ("Not A Name!", false),
+        (own_id.as_str(), false),
+    ] {
         match rumos.hangup(who).await {
             Err(NetError::Unknown(_)) if unknown => {}
             Err(NetError::Invalid(_)) if !unknown => {}
