@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Chaos test of the compose-launched three-peer network (standard library only).
 
+Before the chaos, the compose path itself is checked: the image passcom:latest is under
+30 MB (its size is printed), `up` starts three peers that compose reports healthy, and a
+traveler buys an itinerary of two airlines through the HTTP API.
+
 Concurrent buyers at all three peers; each peer in turn cut off the p2p network
 (`docker network disconnect`) while its buyers keep buying, then reconnected; peers killed
 (`docker kill`) mid-load and started again. After every heal it waits for convergence and
@@ -25,6 +29,8 @@ import urllib.request
 import uuid
 
 PEERS = {"rumos": 8081, "giro": 8082, "boreal": 8083}
+IMAGE = "passcom:latest"
+IMAGE_MAX_BYTES = 30_000_000  # 30 MB, as `docker image ls` counts
 P2P_NETWORK = "passcom_p2p"
 PROJECT = "passcom"
 HTTP_TIMEOUT = 10
@@ -263,6 +269,67 @@ def check_state(admin, buyers, flights):
     return len(ref), len(seats)
 
 
+def image_size():
+    """The size of IMAGE in bytes, as `docker image ls` shows it; fails at 30 MB or more."""
+    size = int(sh("docker", "image", "inspect", IMAGE, "--format", "{{.Size}}").strip())
+    shown = sh("docker", "image", "ls", IMAGE, "--format", "{{.Repository}}:{{.Tag}} {{.Size}}").strip()
+    log(f"image {shown} ({size} bytes)")
+    assert size < IMAGE_MAX_BYTES, f"the image is {size} bytes, not under {IMAGE_MAX_BYTES}"
+    return size
+
+
+def healthy(name):
+    """Whether compose's healthcheck (`passcom peer --check-health`) reports the peer healthy."""
+    r = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", f"passcom-{name}"],
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode == 0 and r.stdout.strip() == "healthy"
+
+
+def buy_two_airlines():
+    """A traveler at rumos buys tomorrow's first itinerary that combines two airlines, through
+    the HTTP API; the ticket must hold legs of two airlines. Returns the ticket."""
+    port = PEERS["rumos"]
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    cred = {"name": "compose-traveler", "password": "correct horse battery staple"}
+    http(port, "POST", "/api/accounts", cred)
+    status, s = http(port, "POST", "/api/sessions", cred)
+    assert status in (200, 201), f"login at rumos: {status} {s}"
+    token = s["token"]
+    status, airports = http(port, "GET", "/api/airports")
+    assert status == 200, f"/api/airports answered {status}"
+    codes = sorted(a["iata"] for a in airports)
+    rng = random.Random(16)
+    itinerary = None
+    for _ in range(300):
+        a, b = rng.sample(codes, 2)
+        status, r = http(port, "GET", f"/api/routes?from={a}&to={b}&date={day}&limit=50")
+        if status != 200:
+            continue
+        itinerary = next((it for it in r["itineraries"]
+                          if len(set(it["airlines"])) >= 2 and it["seats_available"] > 0), None)
+        if itinerary:
+            break
+    assert itinerary, "no itinerary of two airlines with seats tomorrow"
+    legs = [{"flight": leg["flight"]} for leg in itinerary["legs"]]
+    body = {"passenger": "Compose Traveler", "legs": legs}
+    key = str(uuid.uuid4())
+    ticket = None
+    for _ in range(20):  # the same key on retry: never two tickets
+        status, resp = http(port, "POST", "/api/purchases", body, token=token, key=key, timeout=30)
+        if status in (200, 201):
+            ticket = resp
+            break
+        # 503: a partner not counted reachable yet, or the deadline: retry with the same key.
+        assert status in (0, 503), f"the two-airline purchase was refused: {status} {resp}"
+        time.sleep(1)
+    assert ticket, f"the two-airline purchase got no ticket: {status} {resp}"
+    airlines = {leg.get("airline") for leg in ticket["legs"]}
+    assert len(airlines) >= 2, f"the ticket's legs are not of two airlines: {ticket}"
+    log(f"bought {ticket['id']} at rumos: " + ", ".join(
+        f"{leg['flight']} seat {leg['seat']} ({leg['airline']})" for leg in ticket["legs"]))
+    return ticket
+
+
 def pick_flights():
     """Direct flights of each airline for tomorrow, found through route search."""
     day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
@@ -298,11 +365,15 @@ def main():
               "detection_s": {"cut_peer": [], "partners": []}}
     compose("down", "-v", check=False)
     try:
+        report["image_bytes"] = image_size()
         compose("up", "-d", "--no-build")
         for p, port in PEERS.items():
-            wait_until(f"{p} healthy", lambda port=port: http(port, "GET", "/api/health")[0] == 200, 120)
+            wait_until(f"{p} healthy", lambda p=p: healthy(p), 120)
+            wait_until(f"{p} answers", lambda port=port: http(port, "GET", "/api/health")[0] == 200, 30)
+        log("three peers healthy")
         admin = {p: operator_token(p) for p in PEERS}
         wait_until("the catalog to converge", lambda: converged(admin), 120)
+        report["two_airline_ticket"] = buy_two_airlines()["id"]
         flights = pick_flights()
         log(f"hammering flights {flights}")
         tokens = {}

@@ -5,6 +5,7 @@
 
 mod bench;
 mod client;
+mod operator;
 mod peer;
 mod simulate;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Client and admin commands against a running peer's HTTP API.
     #[command(flatten)]
     Client(client::ClientCommand),
+    /// The operator's link commands: dial and hangup.
+    #[command(flatten)]
+    Operator(operator::OperatorCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(cmd) => client::run(cmd),
+        Command::Operator(cmd) => operator::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,8 @@
 //! The `passcom` binary end to end: starts a real peer (`passcom peer` on 127.0.0.1, a free
 //! port, a temporary data folder, the demo catalog) and drives it with the client commands a
 //! traveler and an operator use: signup with the password piped on stdin, routes, buy,
-//! tickets, cancel, status; failures under `--json`; completions; a graceful stop on SIGTERM.
+//! tickets, cancel, status; failures under `--json`; completions; a graceful stop on SIGTERM;
+//! an operator's hangup and dial between two real peers.
 //! Every wait has a deadline.
 
 use serde_json::Value;
@@ -28,8 +29,13 @@ impl Peer {
     /// (`--http 127.0.0.1:0`, announced on stderr), and waits (bounded) until its API answers
     /// and its demo flights are loaded.
     fn start(data: &Path, home: &Path) -> Peer {
+        Peer::start_as("rumos", data, home, &[])
+    }
+
+    /// Starts `airline` like [`Peer::start`], with `extra` arguments (`--bootstrap ADDR`).
+    fn start_as(airline: &str, data: &Path, home: &Path, extra: &[&str]) -> Peer {
         let mut child = Command::new(BIN)
-            .args(["peer", "--airline", "rumos", "--data"])
+            .args(["peer", "--airline", airline, "--data"])
             .arg(data)
             .args([
                 "--listen",
@@ -39,6 +45,7 @@ impl Peer {
                 "--demo-catalog",
                 "--fresh-network",
             ])
+            .args(extra)
             .env("HOME", home)
             .env("RUST_LOG", "warn,tower_http=info")
             .env_remove("PASSCOM_URL")
@@ -110,7 +117,7 @@ impl Peer {
         let session = self.home().join("session");
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         all.extend(["--url".into(), self.url.clone()]);
-        let operator = matches!(args[0], "status" | "partition" | "heal");
+        let operator = matches!(args[0], "status" | "partition" | "heal" | "dial" | "hangup");
         if operator {
             all.extend(["--data".into(), self.data.display().to_string()]);
         } else if matches!(
@@ -462,6 +469,82 @@ fn a_traveler_and_an_operator_drive_a_real_peer() {
         let logs = peer.stderr.lock().unwrap().join("\n");
         assert!(logs.contains("passcom: rumos stopped"), "{logs}");
     }
+}
+
+/// Whether `from`'s `passcom status --json` counts `airline` as reachable.
+fn reachable(from: &Peer, airline: &str) -> bool {
+    let out = from.run(&["status", "--json", "--flights", "0"], None);
+    out.status.success()
+        && json(&out.stdout)["peers"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["airline"] == airline && p["reachable"] == true)
+        })
+}
+
+/// Two real peers; giro knows rumos as its bootstrap peer. The operator of rumos hangs up on
+/// giro: giro is unreachable in `passcom status` and stays so although it keeps re-dialling;
+/// `passcom dial` with giro's address makes it reachable again. Bad input gets one line and
+/// a failure exit.
+#[test]
+fn an_operator_hangs_up_on_a_peer_and_dials_it_back() {
+    let home = tempfile::tempdir().unwrap();
+    let mut rumos = Peer::start(&home.path().join("rumos"), home.path());
+    let listen = |p: &Peer| {
+        let st = json(&p.ok(&["status", "--json", "--flights", "0"], None).stdout);
+        st["listen"][0]
+            .as_str()
+            .expect("a listen address")
+            .to_owned()
+    };
+    let rumos_addr = listen(&rumos);
+    let giro = Peer::start_as(
+        "giro",
+        &home.path().join("giro"),
+        home.path(),
+        &["--bootstrap", &rumos_addr],
+    );
+    let giro_addr = listen(&giro);
+    rumos.wait_until("giro reachable", Duration::from_secs(30), |p| {
+        reachable(p, "giro")
+    });
+    let status = text(&rumos.ok(&["status", "--flights", "0"], None).stdout);
+    assert!(status.contains("connected to giro"), "{status}");
+
+    let out = text(&rumos.ok(&["hangup", "giro"], None).stdout);
+    assert!(out.contains("hung up on giro"), "{out}");
+    rumos.wait_until("giro unreachable", Duration::from_secs(30), |p| {
+        !reachable(p, "giro")
+    });
+    // giro re-dials its bootstrap peer every 0.25 to 10 s; rumos refuses it each time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!reachable(&rumos, "giro"));
+    let status = text(&rumos.ok(&["status", "--flights", "0"], None).stdout);
+    assert!(status.contains("connected to nobody"), "{status}");
+
+    // Bad input: one line on stderr, a failure exit, nothing changed.
+    for (args, needle) in [
+        (&["dial", "not-an-address"][..], "422"),
+        (&["dial", &rumos_addr][..], "own address"),
+        (&["hangup", "nobody"][..], "404"),
+        (&["hangup", "Not A Name"][..], "422"),
+    ] {
+        let out = rumos.run(args, None);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "passcom {args:?} must fail");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(needle), "passcom {args:?}: {err}");
+    }
+    let out = rumos.run(&["hangup", "nobody", "--json"], None);
+    assert_eq!(json(&out.stderr)["status"], 404);
+
+    let out = text(&rumos.ok(&["dial", &giro_addr], None).stdout);
+    assert!(out.contains("connected to giro"), "{out}");
+    rumos.wait_until("giro reachable again", Duration::from_secs(30), |p| {
+        reachable(p, "giro")
+    });
+    let status = text(&rumos.ok(&["status", "--flights", "0"], None).stdout);
+    assert!(status.contains("connected to giro"), "{status}");
+    drop(giro);
 }
 
 #[test]

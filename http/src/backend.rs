@@ -6,8 +6,9 @@
 
 use futures::future::BoxFuture;
 use passcom_crdt::{AirlineId, Millis};
-use passcom_net::{LiveEvent, NetError, PeerHandle, PeerStatus};
+use passcom_net::{ConnectedPeer, LiveEvent, NetError, PeerHandle, PeerStatus};
 use passcom_node::{Node, Reply, Request};
+use prometheus_client::registry::Registry;
 use tokio::sync::broadcast;
 
 /// A running airline peer as seen by the HTTP API.
@@ -30,6 +31,27 @@ pub trait Backend: Send + Sync + 'static {
     fn heal(&self, peers: Vec<AirlineId>) -> BoxFuture<'_, Result<(), NetError>>;
     /// A receiver of the live event stream.
     fn events(&self) -> broadcast::Receiver<LiveEvent>;
+    /// Dials `address` (a multiaddr with a host and a TCP port) and keeps it among the
+    /// addresses re-dialled after drops; returns the peer id found there. The default refuses: a backend without a network cannot dial.
+    fn dial(&self, address: String) -> BoxFuture<'_, Result<String, NetError>> {
+        let _ = address;
+        Box::pin(async { Err(NetError::Invalid("this peer has no network to dial".into())) })
+    }
+    /// Disconnects the peer named by `who` (airline or peer id) and keeps it out until a dial
+    /// or a heal names it. The default refuses, like [`Backend::dial`].
+    fn hangup(&self, who: String) -> BoxFuture<'_, Result<ConnectedPeer, NetError>> {
+        let _ = who;
+        Box::pin(async {
+            Err(NetError::Invalid(
+                "this peer has no network to hang up".into(),
+            ))
+        })
+    }
+    /// The peer's libp2p metrics registry, encoded after the API's own at `/metrics`; none by
+    /// default.
+    fn net_metrics(&self) -> Option<&Registry> {
+        None
+    }
 }
 
 /// Reads the node through `backend` and returns what `f` computed.
@@ -65,5 +87,14 @@ impl Backend for PeerHandle {
     }
     fn events(&self) -> broadcast::Receiver<LiveEvent> {
         PeerHandle::events(self)
+    }
+    fn dial(&self, address: String) -> BoxFuture<'_, Result<String, NetError>> {
+        Box::pin(async move { PeerHandle::dial(self, &address).await })
+    }
+    fn hangup(&self, who: String) -> BoxFuture<'_, Result<ConnectedPeer, NetError>> {
+        Box::pin(async move { PeerHandle::hangup(self, &who).await })
+    }
+    fn net_metrics(&self) -> Option<&Registry> {
+        Some(PeerHandle::metrics(self))
     }
 }

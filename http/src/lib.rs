@@ -13,15 +13,16 @@
 //!   [`PeerHandle`].
 //! - [`api`]: traveler endpoints (search, seat maps, accounts, carts, purchases, tickets) and
 //!   their DTOs.
-//! - [`admin`]: operator endpoints (status, flights, partition/heal, live events) and the
-//!   operator token.
+//! - [`admin`]: operator endpoints (status, flights, partition/heal, dial/hangup, live events)
+//!   and the operator token.
 //! - [`accounts`]: accounts, sessions and wishlists in `accounts.redb` (argon2id password hashes,
 //!   SHA-256 of session tokens).
 //! - [`limit`]: login throttling by client address and by account name.
 //! - [`secret`]: token generation, hashing and constant-time comparison.
 //! - [`problem`]: RFC 9457 problem documents, refusal → status mapping, and extractors whose
 //!   rejections are problems, so bad input never yields a 5xx.
-//! - [`metrics`]: the Prometheus text exposition.
+//! - [`metrics`]: the Prometheus exposition (`prometheus-client`): the API's registry and the
+//!   peer's libp2p registry.
 //! - [`dates`]: `YYYY-MM-DD` and `YYYY-MM-DDTHH:MM` in UTC, and instants in an airport's
 //!   local time (its IANA zone, through `jiff`'s bundled tz database).
 //! - `web` (private): the embedded page and assets.
@@ -261,6 +262,8 @@ pub fn router(
         .route("/admin/flights", post(admin::put_flights))
         .route("/admin/partition", post(admin::partition))
         .route("/admin/heal", post(admin::heal))
+        .route("/admin/dial", post(admin::dial))
+        .route("/admin/hangup", post(admin::hangup))
         .route("/admin/events", get(admin::events))
         .route("/metrics", get(metrics_text))
         .merge(web::routes())
@@ -354,9 +357,11 @@ async fn track(State(s): State<Shared>, req: Request, next: Next) -> Response {
     resp
 }
 
-/// Prometheus metrics: tickets, purchases refused by reason, request counts and latency.
+/// Prometheus metrics (OpenMetrics text): tickets, purchases refused by reason, request counts
+/// and latency (`passcom_*`), and the peer's libp2p metrics: connections, bandwidth, identify,
+/// gossipsub mesh and peer scores (`libp2p_*`).
 #[utoipa::path(get, path = "/metrics", tag = "public",
-    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)))]
+    responses((status = 200, description = "OpenMetrics text 1.0.0", content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics_text(State(s): State<Shared>) -> Response {
     let me = passcom_crdt::AirlineId::new(s.airline.clone());
     let gauges = backend::read(&*s.backend, |n| {
@@ -390,9 +395,10 @@ pub async fn metrics_text(State(s): State<Shared>) -> Response {
         sessions_stored: s.accounts.stored_sessions().unwrap_or(0),
         ..gauges
     };
+    let libp2p = s.backend.net_metrics();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(&gauges),
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        s.metrics.render(&gauges, libp2p),
     )
         .into_response()
 }
@@ -516,7 +522,7 @@ impl utoipa::Modify for SecurityAddon {
         api::create_account, api::login, api::me, api::logout,
         api::wishlist, api::add_wish, api::remove_wish,
         api::hold, api::release, api::purchase, api::purchase_status, api::tickets, api::cancel,
-        admin::status, admin::tickets, admin::put_flights, admin::partition, admin::heal, admin::events,
+        admin::status, admin::tickets, admin::put_flights, admin::partition, admin::heal, admin::dial, admin::hangup, admin::events,
         metrics_text, openapi, web::index, web::geojson,
     ),
     modifiers(&SecurityAddon, &CommonResponses, &Links),

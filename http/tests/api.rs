@@ -112,6 +112,8 @@ fn public_endpoints_page_and_description() {
         ("/admin/flights", "post"),
         ("/admin/partition", "post"),
         ("/admin/heal", "post"),
+        ("/admin/dial", "post"),
+        ("/admin/hangup", "post"),
         ("/admin/events", "get"),
         ("/metrics", "get"),
         ("/", "get"),
@@ -556,12 +558,12 @@ fn holding_buying_and_cancelling() {
     // Metrics count what happened.
     let m = c.get("/metrics");
     assert_eq!(m.status, 200);
-    assert!(m.content_type.starts_with("text/plain"));
+    assert!(m.content_type.starts_with("application/openmetrics-text"));
     for needle in [
         "passcom_tickets_sold ",
         "passcom_purchases_confirmed_total ",
         "passcom_purchases_refused_total{reason=\"seat_taken\"} ",
-        "passcom_http_request_duration_seconds_bucket{route=\"/api/purchases\",le=\"+Inf\"}",
+        "passcom_http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/api/purchases\"}",
     ] {
         assert!(
             m.body.contains(needle),
@@ -673,6 +675,119 @@ fn operator_endpoints() {
         }
     }
     assert!(saw_event, "a live event follows a catalog change");
+}
+
+/// `/metrics` of a peer connected to two others shows Passcom's numbers beside libp2p's:
+/// connections, identify, gossipsub mesh and peer scores, all of this peer's own.
+#[test]
+fn metrics_show_passcom_and_libp2p_numbers_of_a_connected_peer() {
+    let peer = net().peer("giro");
+    let c = Client::new(&peer.url);
+    let op = c.with_token(&peer.admin_token);
+    wait_until("giro sees both partners", Duration::from_secs(30), || {
+        op.get("/admin/status?flights=0").ok(200)["connected"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 2
+    });
+    // The sum over the series whose line starts with `prefix` (None when there is none).
+    let value = |body: &str, prefix: &str| -> Option<f64> {
+        body.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .reduce(|a, b| a + b)
+    };
+    // Gossipsub grafts its mesh at a heartbeat (0.7 s) after the subscriptions are known.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let m = c.get("/metrics");
+        assert_eq!(m.status, 200);
+        assert!(
+            m.content_type.starts_with("application/openmetrics-text"),
+            "{}",
+            m.content_type
+        );
+        if value(&m.body, "libp2p_gossipsub_mesh_peer_counts{").is_some_and(|n| n >= 1.0) {
+            break m.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "giro's gossip mesh has no peer after 30 s:\n{}",
+            m.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        value(&body, "passcom_peers_reachable ").is_some(),
+        "a Passcom gauge:\n{body}"
+    );
+    assert!(
+        value(&body, "passcom_http_requests_total{").is_some(),
+        "a Passcom counter:\n{body}"
+    );
+    for name in [
+        "libp2p_swarm_connections_established_total{",
+        "libp2p_identify_received_total",
+        "libp2p_gossipsub_score_per_mesh_bucket{",
+        "libp2p_bandwidth_bytes_total{",
+    ] {
+        assert!(
+            body.lines().any(|l| l.starts_with(name)),
+            "libp2p metric {name} missing:\n{body}"
+        );
+    }
+    assert_eq!(body.matches("# EOF").count(), 1, "one exposition");
+    assert!(body.ends_with("# EOF\n"));
+}
+
+/// Dial and hang-up refuse what they cannot act on, with a problem saying why, and change
+/// nothing (the working scenario runs in `cli/tests/cli.rs` and `net/tests/network.rs`).
+#[test]
+fn dial_and_hangup_refuse_bad_input() {
+    let peer = net().peer("rumos");
+    let anon = Client::new(&peer.url);
+    let op = anon.with_token(&peer.admin_token);
+    anon.post("/admin/dial", &json!({"address": "/ip4/127.0.0.1/tcp/1"}))
+        .problem(401);
+    anon.post("/admin/hangup", &json!({"peer": "giro"}))
+        .problem(401);
+    for bad in ["not an address", "/ip4/127.0.0.1", "/tcp/7000", ""] {
+        let p = op
+            .post("/admin/dial", &json!({"address": bad}))
+            .problem(422);
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains("/ip4/127.0.0.1/tcp/7001"),
+            "{p}"
+        );
+    }
+    let own = op.get("/admin/status?flights=0").ok(200)["listen"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    op.post("/admin/dial", &json!({"address": own}))
+        .problem(422);
+    // Nobody listens on port 1: the dial fails at once, and is not kept.
+    let p = op
+        .post("/admin/dial", &json!({"address": "/ip4/127.0.0.1/tcp/1"}))
+        .problem(502);
+    assert!(p["detail"].as_str().unwrap().contains("dial"), "{p}");
+    op.post("/admin/dial", &json!({"adress": "typo"}))
+        .problem(422);
+    let p = op
+        .post("/admin/hangup", &json!({"peer": "nobody"}))
+        .problem(404);
+    assert!(p["detail"].as_str().unwrap().contains("nobody"), "{p}");
+    op.post("/admin/hangup", &json!({"peer": "rumos"}))
+        .problem(422);
+    op.post("/admin/hangup", &json!({"peer": "Not A Name!"}))
+        .problem(422);
+    op.post("/admin/hangup", &json!({"peer": " "})).problem(422);
+    let st = op.get("/admin/status?flights=0").ok(200);
+    assert!(st["hung_up"].as_array().unwrap().is_empty(), "{st}");
 }
 
 #[test]

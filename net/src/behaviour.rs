@@ -3,6 +3,7 @@
 
 use crate::NetError;
 use crate::wire;
+use libp2p::metrics::Registry;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
@@ -79,13 +80,29 @@ fn score_params(
     (params, gossipsub::PeerScoreThresholds::default())
 }
 
-/// Builds the swarm of a peer with `keypair`, announcing `agent` through identify.
+/// Builds the swarm of a peer with `keypair`, announcing `agent` through identify, with its
+/// metrics in a registry of its own that nobody reads (watchers and tests).
 ///
-/// Errors: an invalid configuration (a bug) or the DNS resolver cannot be set up.
+/// Errors: as [`build_swarm_with_metrics`].
 pub fn build_swarm(
     keypair: libp2p::identity::Keypair,
     agent: String,
     with_mdns: bool,
+) -> Result<Swarm<Behaviour>, NetError> {
+    build_swarm_with_metrics(keypair, agent, with_mdns, &mut Registry::default())
+}
+
+/// Builds the swarm of a peer with `keypair`, announcing `agent` through identify, and
+/// registers in `registry` the transport's bandwidth (`libp2p_bandwidth_*`) and gossipsub's
+/// own metrics: mesh sizes, peer scores, messages by topic (`libp2p_gossipsub_*`). The swarm
+/// and protocol events are recorded by the driver ([`libp2p::metrics::Metrics`]).
+///
+/// Errors: an invalid configuration (a bug) or the DNS resolver cannot be set up.
+pub fn build_swarm_with_metrics(
+    keypair: libp2p::identity::Keypair,
+    agent: String,
+    with_mdns: bool,
+    registry: &mut Registry,
 ) -> Result<Swarm<Behaviour>, NetError> {
     let err = |what: &str, e: String| NetError::Other(format!("{what}: {e}"));
     let topic = gossipsub::IdentTopic::new(wire::EVENTS_TOPIC);
@@ -99,7 +116,10 @@ pub fn build_swarm(
         .map_err(|e| err("tcp transport", e.to_string()))?
         .with_dns()
         .map_err(|e| err("dns resolver", e.to_string()))?
-        .with_behaviour(|key| make_behaviour(key, &topic, agent, with_mdns).map_err(Into::into))
+        .with_bandwidth_metrics(registry)
+        .with_behaviour(|key| {
+            make_behaviour(key, &topic, agent, with_mdns, registry).map_err(Into::into)
+        })
         .map_err(|e| err("behaviour", e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
@@ -112,13 +132,18 @@ fn make_behaviour(
     topic: &gossipsub::IdentTopic,
     agent: String,
     with_mdns: bool,
+    metrics: &mut Registry,
 ) -> Result<Behaviour, NetError> {
     let err = |what: &str, e: String| NetError::Other(format!("{what}: {e}"));
     let mut gossip = gossipsub::Behaviour::new(
         gossipsub::MessageAuthenticity::Signed(key.clone()),
         gossip_config()?,
     )
-    .map_err(|e| err("gossipsub", e.to_owned()))?;
+    .map_err(|e| err("gossipsub", e.to_owned()))?
+    .with_metrics(
+        metrics.sub_registry_with_prefix("libp2p_gossipsub"),
+        gossipsub::MetricsConfig::default(),
+    );
     let (params, thresholds) = score_params(topic);
     gossip
         .with_peer_score(params, thresholds)

@@ -13,6 +13,8 @@ use crate::{
 use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
+use libp2p::metrics::Recorder;
+use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, request_response};
@@ -32,6 +34,8 @@ const MAINTAIN_EVERY: Duration = Duration::from_millis(500);
 /// First and largest wait before re-dialling a bootstrap peer that could not be reached.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// At most this many bootstrap addresses, given at start or added by operators' dials.
+const MAX_BOOTSTRAP: usize = 64;
 /// Addresses remembered per peer, for re-dialling after a heal.
 const MAX_ADDRS_PER_PEER: usize = 8;
 
@@ -98,7 +102,14 @@ pub(crate) struct Driver {
     cut: BTreeSet<AirlineId>,
     /// Peers blocked because of `partition` (unblocked by `heal`).
     cut_blocked: HashSet<PeerId>,
+    /// Peers an operator hung up on (blocked until a dial names them, or a heal).
+    hung_up: HashSet<PeerId>,
+    /// Dials ordered by an operator, answered when they connect or fail; the address joins
+    /// the bootstrap ones once connected.
+    dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<String, NetError>>)>,
     listen: Vec<Multiaddr>,
+    /// libp2p's recorder of swarm, identify and gossipsub events (the peer's registry).
+    metrics: libp2p::metrics::Metrics,
 }
 
 impl Driver {
@@ -116,6 +127,7 @@ impl Driver {
         commands: mpsc::Receiver<Command>,
         live: broadcast::Sender<LiveEvent>,
         first: Vec<Output>,
+        metrics: libp2p::metrics::Metrics,
     ) -> Result<Driver, NetError> {
         for addr in &cfg.listen {
             swarm.listen_on(addr.clone()).map_err(|e| {
@@ -159,7 +171,10 @@ impl Driver {
             cut_all: false,
             cut: BTreeSet::new(),
             cut_blocked: HashSet::new(),
+            hung_up: HashSet::new(),
+            dials: HashMap::new(),
             listen: Vec::new(),
+            metrics,
         };
         d.perform(first, &mut Gathered::default());
         Ok(d)
@@ -417,6 +432,22 @@ impl Driver {
                         self.cut.remove(p);
                     }
                 }
+                // A heal also ends hang-ups of the airlines it names (all when none).
+                let released: Vec<PeerId> = self
+                    .hung_up
+                    .iter()
+                    .copied()
+                    .filter(|p| {
+                        peers.is_empty()
+                            || self.airline_of.get(p).is_some_and(|a| peers.contains(a))
+                    })
+                    .collect();
+                for p in released {
+                    self.hung_up.remove(&p);
+                    if !self.cut_blocked.contains(&p) {
+                        self.let_back_in(p);
+                    }
+                }
                 let freed: Vec<PeerId> = self
                     .cut_blocked
                     .iter()
@@ -427,13 +458,8 @@ impl Driver {
                     .collect();
                 for p in freed {
                     self.cut_blocked.remove(&p);
-                    self.swarm.behaviour_mut().blocked.unblock_peer(p);
-                    if let Some(addrs) = self.addrs.get(&p).cloned() {
-                        let opts = DialOpts::peer_id(p)
-                            .addresses(addrs)
-                            .condition(PeerCondition::DisconnectedAndNotDialing)
-                            .build();
-                        let _ = self.swarm.dial(opts);
+                    if !self.hung_up.contains(&p) {
+                        self.let_back_in(p);
                     }
                 }
                 for b in &mut self.bootstrap {
@@ -445,8 +471,189 @@ impl Driver {
                 self.update_shared();
                 let _ = ack.send(());
             }
+            Command::Dial(addr, reply) => self.dial(addr, reply),
+            Command::Hangup(who, reply) => {
+                let r = self.hangup(&who);
+                let _ = reply.send(r);
+            }
             Command::Shutdown(_) => unreachable!("handled by the loop"),
         }
+    }
+
+    /// Unblocks `p` and re-dials it at the addresses it was seen at.
+    fn let_back_in(&mut self, p: PeerId) {
+        if self.impostors.contains(&p) {
+            return;
+        }
+        self.swarm.behaviour_mut().blocked.unblock_peer(p);
+        if let Some(addrs) = self.addrs.get(&p).cloned() {
+            let opts = DialOpts::peer_id(p)
+                .addresses(addrs)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            let _ = self.swarm.dial(opts);
+        }
+    }
+
+    /// An operator's dial: lets a hung-up peer at `addr` back in, dials, and once connected
+    /// keeps the address among the bootstrap ones (re-dialled after drops). Answered on
+    /// `reply` when the connection is up or the dial failed (a failed dial leaves nothing).
+    fn dial(&mut self, addr: Multiaddr, reply: oneshot::Sender<Result<String, NetError>>) {
+        let named = addr.iter().find_map(|p| match p {
+            Protocol::P2p(id) => Some(id),
+            _ => None,
+        });
+        let bare = without_peer_id(&addr);
+        if named == Some(*self.swarm.local_peer_id())
+            || self.listen.iter().any(|a| without_peer_id(a) == bare)
+        {
+            let _ = reply.send(Err(NetError::Invalid(format!(
+                "{addr} is this peer's own address; dial another peer"
+            ))));
+            return;
+        }
+        if self.cut_all {
+            let _ = reply.send(Err(NetError::Invalid(
+                "this peer is cut off from everyone by partition; heal it first".into(),
+            )));
+            return;
+        }
+        let back: Vec<PeerId> = self
+            .hung_up
+            .iter()
+            .copied()
+            .filter(|p| {
+                named == Some(*p)
+                    || self
+                        .addrs
+                        .get(p)
+                        .is_some_and(|l| l.iter().any(|a| without_peer_id(a) == bare))
+            })
+            .collect();
+        for p in back {
+            self.hung_up.remove(&p);
+            if !self.cut_blocked.contains(&p) {
+                self.swarm.behaviour_mut().blocked.unblock_peer(p);
+            }
+        }
+        if let Some(p) = named {
+            if self.cut_blocked.contains(&p) {
+                let who = self
+                    .airline_of
+                    .get(&p)
+                    .map_or(p.to_string(), |a| a.to_string());
+                let _ = reply.send(Err(NetError::Invalid(format!(
+                    "{who} is cut off by partition; heal it instead"
+                ))));
+                return;
+            }
+            if self.swarm.is_connected(&p) {
+                self.keep_dialling(addr, p);
+                self.update_shared();
+                let _ = reply.send(Ok(p.to_string()));
+                return;
+            }
+        }
+        let opts = match named {
+            Some(p) => DialOpts::peer_id(p).addresses(vec![addr.clone()]).build(),
+            None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+        };
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.dials.insert(id, (addr, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(NetError::Unreachable(format!(
+                    "cannot dial {addr}: {e}"
+                ))));
+            }
+        }
+        self.update_shared();
+    }
+
+    /// Adds `addr`, where `peer` answered, to the bootstrap addresses unless it is there
+    /// already or [`MAX_BOOTSTRAP`] are kept.
+    fn keep_dialling(&mut self, addr: Multiaddr, peer: PeerId) {
+        if self.bootstrap.iter().any(|b| b.addr == addr) {
+            return;
+        }
+        if self.bootstrap.len() >= MAX_BOOTSTRAP {
+            tracing::warn!(%addr, "not re-dialled after drops: {MAX_BOOTSTRAP} addresses are already");
+            return;
+        }
+        self.bootstrap.push(Boot {
+            addr,
+            peer: Some(peer),
+            dialing: None,
+            next_try: Instant::now(),
+            backoff: BACKOFF_MIN,
+            is_self: false,
+        });
+    }
+
+    /// An operator's hang-up: disconnects the peer named by `who` (airline or peer id) and
+    /// blocks it both ways until a dial names it or a heal.
+    fn hangup(&mut self, who: &str) -> Result<ConnectedPeer, NetError> {
+        let who = who.trim();
+        let (peer, airline) = if let Ok(p) = who.parse::<PeerId>() {
+            if p == *self.swarm.local_peer_id() {
+                return Err(NetError::Invalid(format!(
+                    "{who} is this peer itself; name another peer"
+                )));
+            }
+            let seen = self.swarm.is_connected(&p)
+                || self.airline_of.contains_key(&p)
+                || self.addrs.contains_key(&p);
+            if !seen {
+                return Err(NetError::Unknown(format!(
+                    "peer {p} is not connected and was not seen since start; see `passcom status`"
+                )));
+            }
+            (p, self.airline_of.get(&p).cloned())
+        } else if wire::valid_airline_name(who) {
+            let airline = AirlineId::new(who);
+            let peer = self.peer_of.get(&airline).copied().or_else(|| {
+                self.airline_of
+                    .iter()
+                    .find(|(_, a)| **a == airline)
+                    .map(|(p, _)| *p)
+            });
+            match peer {
+                Some(p) => (p, Some(airline)),
+                None if airline == self.airline => {
+                    return Err(NetError::Invalid(format!(
+                        "{who} is this peer itself; name another airline"
+                    )));
+                }
+                None => {
+                    return Err(NetError::Unknown(format!(
+                        "no peer of airline {who} was seen since start; see `passcom status`"
+                    )));
+                }
+            }
+        } else {
+            return Err(NetError::Invalid(format!(
+                "{who:?} is neither an airline name (a-z, 0-9, - and _) nor a libp2p peer id"
+            )));
+        };
+        if peer == *self.swarm.local_peer_id() || airline.as_ref() == Some(&self.airline) {
+            return Err(NetError::Invalid(format!(
+                "{who} is this peer itself; name another peer"
+            )));
+        }
+        self.hung_up.insert(peer);
+        // Blocking closes the peer's connections and refuses new ones in both directions.
+        self.swarm.behaviour_mut().blocked.block_peer(peer);
+        self.emit(
+            "hangup",
+            json!({ "airline": airline, "peer_id": peer.to_string() }),
+        );
+        self.update_shared();
+        Ok(ConnectedPeer {
+            airline,
+            peer_id: peer.to_string(),
+        })
     }
 
     fn block_for_cut(&mut self, p: PeerId) {
@@ -459,6 +666,7 @@ impl Driver {
     fn maintain(&mut self) {
         // Callers that gave up waiting (their request timed out) leave a closed sender.
         self.waiting.retain(|_, tx| !tx.is_closed());
+        self.dials.retain(|_, (_, tx)| !tx.is_closed());
         if self.cut_all {
             return;
         }
@@ -471,6 +679,7 @@ impl Driver {
             if let Some(p) = b.peer
                 && (self.swarm.is_connected(&p)
                     || self.cut_blocked.contains(&p)
+                    || self.hung_up.contains(&p)
                     || self.impostors.contains(&p))
             {
                 continue;
@@ -503,6 +712,7 @@ impl Driver {
         ev: SwarmEvent<crate::behaviour::BehaviourEvent>,
         g: &mut Gathered,
     ) {
+        self.metrics.record(&ev);
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(airline = %self.airline, %address, "listening");
@@ -534,10 +744,25 @@ impl Driver {
                         .airline_of
                         .get(&peer_id)
                         .is_some_and(|a| self.is_cut(a));
-                if cut || self.impostors.contains(&peer_id) {
+                let dial = match self.dials.remove(&connection_id) {
+                    Some((addr, tx)) if !cut && !self.hung_up.contains(&peer_id) => {
+                        self.keep_dialling(addr, peer_id);
+                        Some(tx)
+                    }
+                    other => other.map(|(_, tx)| tx),
+                };
+                if cut || self.impostors.contains(&peer_id) || self.hung_up.contains(&peer_id) {
                     // Inbound from a peer we are cut off from: refuse it at once.
                     let _ = self.swarm.close_connection(connection_id);
+                    if let Some(tx) = dial {
+                        let _ = tx.send(Err(NetError::Invalid(format!(
+                            "{peer_id} is cut off by partition or refused; heal it instead"
+                        ))));
+                    }
                     return;
+                }
+                if let Some(tx) = dial {
+                    let _ = tx.send(Ok(peer_id.to_string()));
                 }
                 if let ConnectedPoint::Dialer { address, .. } = endpoint {
                     self.remember_addr(peer_id, address);
@@ -568,6 +793,18 @@ impl Driver {
                 error,
                 ..
             } => {
+                if let Some((_, tx)) = self.dials.remove(&connection_id) {
+                    let e = match &error {
+                        DialError::LocalPeerId { .. } => NetError::Invalid(
+                            "that address is this peer's own; dial another peer".into(),
+                        ),
+                        DialError::Denied { .. } => NetError::Invalid(
+                            "the peer there is cut off by partition; heal it instead".into(),
+                        ),
+                        other => NetError::Unreachable(format!("the dial failed: {other}")),
+                    };
+                    let _ = tx.send(Err(e));
+                }
                 if let Some(i) = self
                     .bootstrap
                     .iter()
@@ -597,6 +834,11 @@ impl Driver {
 
     fn on_behaviour_event(&mut self, ev: crate::behaviour::BehaviourEvent, g: &mut Gathered) {
         use crate::behaviour::BehaviourEvent as B;
+        match &ev {
+            B::Identify(e) => self.metrics.record(e),
+            B::Gossip(e) => self.metrics.record(e),
+            _ => {}
+        }
         match ev {
             B::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 self.on_identified(peer_id, info, g)
@@ -640,6 +882,7 @@ impl Driver {
                     self.remember_addr(peer, addr.clone());
                     if self.cut_all
                         || self.cut_blocked.contains(&peer)
+                        || self.hung_up.contains(&peer)
                         || self.impostors.contains(&peer)
                     {
                         continue;
@@ -810,6 +1053,16 @@ impl Driver {
         s.listen = self.listen.iter().map(|a| a.to_string()).collect();
         s.connected = connected;
         s.cut_off_from_all = self.cut_all;
+        let mut hung_up: Vec<ConnectedPeer> = self
+            .hung_up
+            .iter()
+            .map(|p| ConnectedPeer {
+                airline: self.airline_of.get(p).cloned(),
+                peer_id: p.to_string(),
+            })
+            .collect();
+        hung_up.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        s.hung_up = hung_up;
         s.partitioned = if self.cut_all {
             let mut all: BTreeSet<AirlineId> = self.airline_of.values().cloned().collect();
             all.extend(self.cut.iter().cloned());
@@ -818,6 +1071,13 @@ impl Driver {
             self.cut.iter().cloned().collect()
         };
     }
+}
+
+/// `addr` without its trailing `/p2p/<peer-id>`, to compare addresses with and without it.
+fn without_peer_id(addr: &Multiaddr) -> Multiaddr {
+    addr.iter()
+        .filter(|p| !matches!(p, Protocol::P2p(_)))
+        .collect()
 }
 
 /// The monotonic instant of a wall-clock time in ms (now if it is past), read once, when the

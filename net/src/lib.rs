@@ -29,6 +29,7 @@ pub mod wire;
 
 pub use watch::{WatchConfig, WatchedEvent, watch};
 
+use libp2p::metrics::Registry;
 use passcom_crdt::{AirlineId, FlightId, Millis, VectorClock};
 use passcom_node::{Node, Refusal, Reply, Request};
 use serde::Serialize;
@@ -101,6 +102,9 @@ pub struct PeerStatus {
     pub partitioned: Vec<AirlineId>,
     /// Whether `partition` cut this peer off from every peer, known or not.
     pub cut_off_from_all: bool,
+    /// Peers an operator hung up on ([`PeerHandle::hangup`]), kept out until dialled again or
+    /// healed.
+    pub hung_up: Vec<ConnectedPeer>,
     /// The node's vector clock.
     pub clock: VectorClock,
 }
@@ -121,12 +125,26 @@ pub enum NetError {
     /// Anything, with a message that says what to fix.
     #[error("{0}")]
     Other(String),
+    /// The operator's request makes no sense here (this peer itself, a peer cut off by
+    /// `partition`): the message says what to do instead.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such peer: an airline or peer id not seen since start.
+    #[error("{0}")]
+    Unknown(String),
+    /// A dial failed or got no answer in time.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 /// Commands from handles to the driver, other than user requests.
 pub(crate) enum Command {
     Partition(Vec<AirlineId>, oneshot::Sender<()>),
     Heal(Vec<AirlineId>, oneshot::Sender<()>),
+    /// Dial an address; answered once a connection is up (the peer id) or the dial failed.
+    Dial(libp2p::Multiaddr, oneshot::Sender<Result<String, NetError>>),
+    /// Disconnect a peer (airline name or peer id) and keep it out.
+    Hangup(String, oneshot::Sender<Result<ConnectedPeer, NetError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -138,6 +156,7 @@ pub(crate) struct NetShared {
     pub connected: Vec<ConnectedPeer>,
     pub partitioned: Vec<AirlineId>,
     pub cut_off_from_all: bool,
+    pub hung_up: Vec<ConnectedPeer>,
 }
 
 /// Bound of the queue of user requests waiting for the driver.
@@ -148,6 +167,9 @@ const LIVE_QUEUE: usize = 1024;
 const REPLY_MARGIN: Duration = Duration::from_secs(5);
 /// Longest wait for the driver to obey a command.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a dial ordered by an operator to connect or fail (TCP's own connect
+/// timeout is much longer on a silent address).
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running peer: cheap to clone, used by the HTTP API and the CLI.
 #[derive(Clone)]
@@ -159,6 +181,7 @@ pub struct PeerHandle {
     commands: mpsc::Sender<Command>,
     live: broadcast::Sender<LiveEvent>,
     reply_timeout: Duration,
+    metrics: Arc<Registry>,
 }
 
 /// The current time in ms since the Unix epoch. The only clock this crate reads for the node.
@@ -243,6 +266,7 @@ impl PeerHandle {
             connected: net.connected,
             partitioned: net.partitioned,
             cut_off_from_all: net.cut_off_from_all,
+            hung_up: net.hung_up,
             clock,
         }
     }
@@ -260,6 +284,67 @@ impl PeerHandle {
     /// Errors: the peer has shut down or does not answer.
     pub async fn heal(&self, peers: Vec<AirlineId>) -> Result<(), NetError> {
         self.command(|tx| Command::Heal(peers, tx)).await
+    }
+
+    /// Dials `address`, a multiaddr with a host and a TCP port (`/ip4/10.0.0.7/tcp/7000`,
+    /// `/dns4/giro/tcp/7000`, optionally ending in `/p2p/<peer-id>`), and keeps re-dialling it
+    /// after drops, like a bootstrap address. A peer hung up on at that address (or with that
+    /// peer id) is let back in. The address is kept (at most 64 in all) only once a connection
+    /// is up: a dial that fails leaves nothing behind.
+    ///
+    /// Returns the peer id found there once connected. Errors: the text is not such an
+    /// address, or it is this peer's own, or that of a peer cut off by `partition`
+    /// ([`NetError::Invalid`]); the dial failed or did not connect within [`DIAL_TIMEOUT`]
+    /// ([`NetError::Unreachable`]); the peer has shut down.
+    pub async fn dial(&self, address: &str) -> Result<String, NetError> {
+        let addr = parse_dial_address(address)?;
+        let shown = addr.to_string();
+        let rx = self.order(|tx| Command::Dial(addr, tx)).await?;
+        match tokio::time::timeout(DIAL_TIMEOUT, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(NetError::Other(format!(
+                "peer {} has shut down",
+                self.airline
+            ))),
+            Err(_) => Err(NetError::Unreachable(format!(
+                "{shown} did not connect within {} s; check the address and that the peer runs",
+                DIAL_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    /// Disconnects the peer named by `who` (an airline name or a libp2p peer id) and keeps it
+    /// out, both ways, until [`PeerHandle::dial`] names its address or peer id, or
+    /// [`PeerHandle::heal`] names its airline (or all). Its own re-dials are refused meanwhile.
+    ///
+    /// Returns the peer hung up on. Errors: `who` is neither an airline name nor a peer id,
+    /// or is this peer ([`NetError::Invalid`]); no such peer was seen since start
+    /// ([`NetError::Unknown`]); the peer has shut down.
+    pub async fn hangup(&self, who: &str) -> Result<ConnectedPeer, NetError> {
+        let rx = self.order(|tx| Command::Hangup(who.to_owned(), tx)).await?;
+        tokio::time::timeout(COMMAND_TIMEOUT, rx)
+            .await
+            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| NetError::Other(format!("peer {} has shut down", self.airline)))?
+    }
+
+    /// The peer's libp2p metrics (connections, bandwidth, identify, gossipsub mesh and
+    /// scores), in a registry of this peer's own: several peers in one process never mix.
+    pub fn metrics(&self) -> &Registry {
+        &self.metrics
+    }
+
+    /// Sends a command whose answer is a result, and returns the receiver of that answer.
+    async fn order<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<oneshot::Receiver<T>, NetError> {
+        let (tx, rx) = oneshot::channel();
+        tokio::time::timeout(COMMAND_TIMEOUT, self.commands.send(make(tx)))
+            .await
+            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| NetError::Other(format!("peer {} has shut down", self.airline)))?;
+        Ok(rx)
     }
 
     /// A receiver of the live event stream.
@@ -289,6 +374,34 @@ impl PeerHandle {
             .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
             .map_err(|_| gone())
     }
+}
+
+/// Parses an address to dial: a multiaddr that names a host (IP or DNS name) and a TCP port.
+///
+/// Errors: [`NetError::Invalid`] saying what to write instead.
+fn parse_dial_address(text: &str) -> Result<libp2p::Multiaddr, NetError> {
+    use libp2p::multiaddr::Protocol;
+    let text = text.trim();
+    let example = "write /ip4/127.0.0.1/tcp/7001 or /dns4/giro/tcp/7000";
+    let addr: libp2p::Multiaddr = text
+        .parse()
+        .map_err(|e| NetError::Invalid(format!("{text:?} is not a multiaddr ({e}); {example}")))?;
+    let host = addr.iter().any(|p| {
+        matches!(
+            p,
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+        )
+    });
+    if !host || !addr.iter().any(|p| matches!(p, Protocol::Tcp(_))) {
+        return Err(NetError::Invalid(format!(
+            "{text:?} names no host and TCP port; {example}"
+        )));
+    }
+    Ok(addr)
 }
 
 /// Runs `f`, which may block, without stalling the other tasks of a multi-threaded runtime.
@@ -333,7 +446,16 @@ pub async fn start(cfg: PeerConfig) -> Result<PeerHandle, NetError> {
     let (node, first) =
         Node::open(node_cfg, store, now_ms()).map_err(|e| NetError::Other(e.to_string()))?;
 
-    let swarm = behaviour::build_swarm(keypair, wire::airline_agent(&cfg.airline), cfg.mdns)?;
+    // One registry per peer, never a global one: peers sharing a process (tests, the demo)
+    // keep their numbers apart.
+    let mut registry = Registry::default();
+    let swarm = behaviour::build_swarm_with_metrics(
+        keypair,
+        wire::airline_agent(&cfg.airline),
+        cfg.mdns,
+        &mut registry,
+    )?;
+    let recorder = libp2p::metrics::Metrics::new(&mut registry);
     let node = Arc::new(Mutex::new(Some(node)));
     let shared = Arc::new(Mutex::new(NetShared::default()));
     let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
@@ -347,8 +469,11 @@ pub async fn start(cfg: PeerConfig) -> Result<PeerHandle, NetError> {
         commands: cmd_tx,
         live: live.clone(),
         reply_timeout,
+        metrics: Arc::new(registry),
     };
-    let driver = driver::Driver::new(&cfg, swarm, node, shared, req_rx, cmd_rx, live, first)?;
+    let driver = driver::Driver::new(
+        &cfg, swarm, node, shared, req_rx, cmd_rx, live, first, recorder,
+    )?;
     tokio::spawn(driver.run());
 
     if cfg.demo_catalog {

@@ -1,5 +1,6 @@
 //! Real libp2p peers on 127.0.0.1, several in one process: discovery, concurrent sales,
-//! partitions, crashes during a hand-over, a rogue publisher and a plain watcher.
+//! partitions, crashes during a hand-over, a rogue publisher, a plain watcher, and an
+//! operator's dial and hang-up.
 //!
 //! Every wait is bounded; nodes tick every 200 ms so that catch-up is quick.
 
@@ -7,6 +8,7 @@ mod common;
 
 use common::*;
 use passcom_crdt::{AirlineId, TicketId, Token, TokenState};
+use passcom_net::NetError;
 use passcom_node::{Event, Message, Reply, Ticket, TicketLeg, TicketStatus, TokenUpdate};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -479,6 +481,106 @@ async fn a_cut_between_two_airlines_holds_against_re_dials_until_healed() {
     assert!(rumos.status().partitioned.is_empty());
     wait_for(10, "giro reachable again", || {
         rumos.read(|n| n.reachable().contains(&giro_id))
+    })
+    .await;
+    for h in [&rumos, &giro, &boreal] {
+        h.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_hangs_up_on_a_peer_that_stays_out_until_dialled_again() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let rumos = start("rumos", &dir.path().join("rumos"), vec![]).await;
+    let rumos_addr = addr(&rumos).await;
+    // giro knows rumos as a bootstrap peer: it re-dials it after every drop.
+    let giro = start("giro", &dir.path().join("giro"), vec![rumos_addr.clone()]).await;
+    // boreal is known to nobody: only an operator's dial links it.
+    let boreal = start("boreal", &dir.path().join("boreal"), vec![]).await;
+    let (giro_id, boreal_id) = (AirlineId::new("giro"), AirlineId::new("boreal"));
+    wait_full_mesh(&[&rumos, &giro]).await;
+
+    // Bad names are refused with a reason, and nothing changes.
+    let own_id = rumos.status().peer_id;
+    for (who, unknown) in [
+        ("nobody", true),
+        ("rumos", false),
+        ("Not A Name!", false),
+        (own_id.as_str(), false),
+    ] {
+        match rumos.hangup(who).await {
+            Err(NetError::Unknown(_)) if unknown => {}
+            Err(NetError::Invalid(_)) if !unknown => {}
+            other => panic!("hangup {who:?}: {other:?}"),
+        }
+    }
+    for bad in [
+        rumos_addr.to_string(),
+        "/ip4/127.0.0.1".into(),
+        "nonsense".into(),
+    ] {
+        assert!(
+            matches!(rumos.dial(&bad).await, Err(NetError::Invalid(_))),
+            "dial {bad}"
+        );
+    }
+
+    let gone = rumos.hangup("giro").await.unwrap();
+    assert_eq!(gone.airline, Some(giro_id.clone()));
+    assert_eq!(rumos.status().hung_up.len(), 1);
+    wait_for(10, "rumos and giro apart", || {
+        !connected_airlines(&rumos).contains(&giro_id)
+            && !connected_airlines(&giro).contains(&AirlineId::new("rumos"))
+    })
+    .await;
+    wait_for(10, "giro unreachable for rumos", || {
+        !rumos.read(|n| n.reachable().contains(&giro_id))
+    })
+    .await;
+    // giro keeps re-dialling rumos (every 0.25 to 10 s): rumos refuses every attempt.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!connected_airlines(&rumos).contains(&giro_id));
+
+    // Dialling giro's address lets it back in.
+    let giro_addr = addr(&giro).await;
+    let peer_id = within(15, "the dial of giro", rumos.dial(&giro_addr.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(peer_id, giro.status().peer_id);
+    assert!(rumos.status().hung_up.is_empty());
+    wait_full_mesh(&[&rumos, &giro]).await;
+    wait_for(10, "giro reachable again", || {
+        rumos.read(|n| n.reachable().contains(&giro_id))
+    })
+    .await;
+
+    // A peer nobody knew joins by a dial, and a hang-up by peer id lasts until a heal.
+    let boreal_addr = addr(&boreal).await;
+    within(
+        15,
+        "the dial of boreal",
+        rumos.dial(&boreal_addr.to_string()),
+    )
+    .await
+    .unwrap();
+    wait_for(20, "rumos and boreal connected", || {
+        connected_airlines(&rumos).contains(&boreal_id)
+    })
+    .await;
+    let boreal_peer = boreal.status().peer_id;
+    let gone = rumos.hangup(&boreal_peer).await.unwrap();
+    assert_eq!(gone.airline, Some(boreal_id.clone()));
+    wait_for(10, "rumos and boreal apart", || {
+        !connected_airlines(&rumos).contains(&boreal_id)
+    })
+    .await;
+    // The dialled address is re-dialled after drops, but not while boreal is hung up on.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!connected_airlines(&rumos).contains(&boreal_id));
+    rumos.heal(vec![]).await.unwrap();
+    wait_for(20, "boreal back after the heal", || {
+        connected_airlines(&rumos).contains(&boreal_id)
     })
     .await;
     for h in [&rumos, &giro, &boreal] {
