@@ -5,7 +5,6 @@
 
 mod bench;
 mod client;
-mod operator;
 mod peer;
 mod simulate;
 
@@ -44,9 +43,6 @@ enum Command {
     /// Client and admin commands against a running peer's HTTP API.
     #[command(flatten)]
     Client(client::ClientCommand),
-    /// The operator's link commands: dial and hangup.
-    #[command(flatten)]
-    Operator(operator::OperatorCommand),
 }
 
 fn main() -> ExitCode {
@@ -67,7 +63,6 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(cmd) => client::run(cmd),
-        Command::Operator(cmd) => operator::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -520,6 +520,7 @@ fn an_operator_hangs_up_on_a_peer_and_dials_it_back() {
     assert!(!reachable(&rumos, "giro"));
     let status = text(&rumos.ok(&["status", "--flights", "0"], None).stdout);
     assert!(status.contains("connected to nobody"), "{status}");
+    assert!(status.contains("hung up   giro ("), "{status}");
 
     // Bad input: one line on stderr, a failure exit, nothing changed.
     for (args, needle) in [

@@ -623,7 +623,7 @@ pub async fn heal(
 }
 
 /// An address to dial.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct DialBody {
     /// A libp2p multiaddr with a TCP port: `/ip4/10.0.0.7/tcp/7000`, `/dns4/giro/tcp/7000`,
     /// optionally ending in `/p2p/<peer-id>`.
@@ -631,7 +631,7 @@ pub struct DialBody {
 }
 
 /// A peer to hang up on.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct HangupBody {
     /// An airline name (`giro`) or a libp2p peer id (`12D3KooW…`).
     pub peer: String,

@@ -6,7 +6,10 @@
 //! `--json` one problem object on stderr (at least `reason`, `detail`, `title`), and a
 //! non-zero exit.
 
-use passcom_http::admin::{EscrowBody, FlightBody, FlightsBody, FlightsDto, PeersBody, StatusDto};
+use passcom_http::admin::{
+    DialBody, EscrowBody, FlightBody, FlightsBody, FlightsDto, HangupBody, LinkDto, PeersBody,
+    StatusDto,
+};
 use passcom_http::api::dto::{
     AccountDto, CredentialsBody, LegBody, PurchaseBody, RoutesDto, SessionDto, TicketDto,
 };
@@ -207,6 +210,35 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Connect the peer to another one at ADDRESS, re-dialled after drops (operator).
+    ///
+    /// The address joins the peer's bootstrap addresses until it stops. A peer hung up on at
+    /// that address (or with that peer id) is let back in.
+    #[command(
+        after_help = "Examples:\n  passcom dial /ip4/10.0.0.7/tcp/7000 --data ./data/rumos\n  passcom dial /dns4/giro/tcp/7000/p2p/12D3KooW… --data ./data/rumos"
+    )]
+    Dial {
+        /// The other peer's libp2p address (`/ip4/HOST/tcp/PORT` or `/dns4/NAME/tcp/PORT`,
+        /// optionally ending in `/p2p/PEER-ID`): see `listen` in its `passcom status --json`.
+        address: String,
+        #[command(flatten)]
+        admin: AdminOpt,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Disconnect a peer, named by airline or peer id, and keep it out (operator).
+    ///
+    /// Its own re-dials are refused too, until `passcom dial` names its address (or peer id)
+    /// or `passcom heal` names its airline (or all).
+    #[command(after_help = "Example: passcom hangup giro --data ./data/rumos")]
+    Hangup {
+        /// An airline name (`giro`) or a libp2p peer id (`12D3KooW…`).
+        peer: String,
+        #[command(flatten)]
+        admin: AdminOpt,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Edit the airline's own flights (operator).
     #[command(subcommand)]
     Flights(FlightsCommand),
@@ -272,6 +304,8 @@ impl ClientCommand {
             | ClientCommand::Status { conn, .. }
             | ClientCommand::Partition { conn, .. }
             | ClientCommand::Heal { conn, .. }
+            | ClientCommand::Dial { conn, .. }
+            | ClientCommand::Hangup { conn, .. }
             | ClientCommand::Flights(FlightsCommand::Add { conn, .. }) => conn.json,
         }
     }
@@ -485,6 +519,37 @@ fn execute(cmd: ClientCommand) -> Result<(), Failure> {
             let api = Api::new(&conn, Some(admin_token(&admin)?));
             let st: StatusDto = api.send("POST", "/admin/heal", &PeersBody { peers }, &[])?;
             out(&conn, &st, || partition_line(&st));
+        }
+        ClientCommand::Dial {
+            address,
+            admin,
+            conn,
+        } => {
+            let api = Api::new(&conn, Some(admin_token(&admin)?));
+            let body = DialBody {
+                address: address.clone(),
+            };
+            let link: LinkDto = api.send("POST", "/admin/dial", &body, &[])?;
+            out(&conn, &link, || {
+                format!(
+                    "{}: connected to {} ({}) at {address}; it is re-dialled after drops",
+                    link.status.airline,
+                    link.airline.as_deref().unwrap_or("a peer"),
+                    link.peer_id
+                )
+            });
+        }
+        ClientCommand::Hangup { peer, admin, conn } => {
+            let api = Api::new(&conn, Some(admin_token(&admin)?));
+            let body = HangupBody { peer: peer.clone() };
+            let link: LinkDto = api.send("POST", "/admin/hangup", &body, &[])?;
+            out(&conn, &link, || {
+                let who = link.airline.as_deref().unwrap_or(&peer);
+                format!(
+                    "{}: hung up on {who} ({}); it stays out until `passcom dial` names its address or `passcom heal {who}`",
+                    link.status.airline, link.peer_id
+                )
+            });
         }
         ClientCommand::Flights(FlightsCommand::Add {
             id,

@@ -163,6 +163,15 @@ pub(super) fn status_text(st: &StatusDto) -> String {
             .map(|x| x.1)
             .unwrap_or("")
     ));
+    if !st.hung_up.is_empty() {
+        // Kept out by `passcom hangup` until a dial or heal names them.
+        let out: Vec<String> = st
+            .hung_up
+            .iter()
+            .map(|c| format!("{} ({})", c.airline.as_deref().unwrap_or("?"), c.peer_id))
+            .collect();
+        s.push_str(&format!("hung up   {}\n", out.join(", ")));
+    }
     let clock: Vec<String> = st.clock.iter().map(|(k, n)| format!("{k}={n}")).collect();
     s.push_str(&format!("clock     {}\n", clock.join(" ")));
     s.push_str(&format!(
