@@ -2,6 +2,7 @@
 
 use passcom_crdt::{AirlineId, FlightId, SeatId, TicketId, Token, TokenState};
 use passcom_node::*;
+use passcom_node::{Ticket, TicketLeg, TicketStatus};
 
 mod common;
 use common::*;
@@ -205,5 +206,147 @@ fn a_peer_that_keeps_asking_for_seats_gets_only_a_bounded_pool() {
     assert!(
         node.seat_counts(&f, T0).here >= 150,
         "the rest stays on sale"
+    );
+}
+
+/// An event of giro's, next in its sequence at rumos.
+fn giro_event(
+    c: &Cluster,
+    tokens: Vec<TokenUpdate>,
+    tickets: Vec<Ticket>,
+    catalog: Vec<Vec<u8>>,
+) -> Event {
+    Event {
+        origin: a("giro"),
+        seq: c.node("rumos").clock().get(&a("giro")) + 1,
+        tokens,
+        tickets,
+        catalog,
+        signature: vec![],
+    }
+}
+
+fn ticket_of(id: &str, seller: &str, seat: &str, status: TicketStatus) -> Ticket {
+    Ticket {
+        id: TicketId::new(id),
+        passenger: "Mallory".into(),
+        account: None,
+        legs: vec![TicketLeg {
+            flight: FlightId::new("RU1"),
+            seat: seat.into(),
+            fare_cents: 1,
+        }],
+        price_cents: 1,
+        seller: a(seller),
+        created_at: T0,
+        status,
+        key: None,
+    }
+}
+
+#[test]
+fn a_flight_defined_under_another_airlines_id_is_refused_and_the_real_one_stays() {
+    let mut c = one_flight_cluster();
+    let real = c
+        .node("rumos")
+        .catalog()
+        .flight(&FlightId::new("RU1"))
+        .cloned()
+        .unwrap();
+    // giro writes rumos' flight id into its own document: 200 rows, all of them giro's.
+    let mut shadow = real.clone();
+    shadow.airline = a("giro");
+    shadow.rows = 200;
+    let changes = passcom_crdt::AirlineCatalog::new(a("giro"))
+        .write_flights_unchecked(&[shadow])
+        .unwrap();
+    let ev = giro_event(&c, vec![], vec![], changes);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(node, "giro", vec![ev]);
+    assert!(rejected(&out), "{out:?}");
+    assert_eq!(node.catalog().flight(&real.id), Some(&real));
+    assert_eq!(node.clock().get(&a("giro")), 0);
+}
+
+#[test]
+fn a_ticket_without_the_token_update_that_sold_its_seat_is_rejected() {
+    let mut c = one_flight_cluster();
+    let seat = SeatId::new("RU1", "1A");
+    let before = c.node("rumos").token(&seat);
+    let forged = ticket_of("giro-1-1", "giro", "1A", TicketStatus::Live);
+    let ev = giro_event(&c, vec![], vec![forged], vec![]);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(node, "giro", vec![ev]);
+    assert!(rejected(&out), "{out:?}");
+    assert!(node.tickets().is_empty(), "the forged ticket was kept");
+    assert_eq!(node.token(&seat), before);
+}
+
+#[test]
+fn a_cancellation_of_another_airlines_ticket_is_rejected_under_any_name() {
+    let mut c = one_flight_cluster();
+    let r = c.buy("rumos", "k1", &[("RU1", None)]);
+    c.settle();
+    let real = c.ticket(r).cloned().expect("rumos sold a ticket");
+    let seat = &real.legs[0].seat;
+    // As rumos' seller (not giro's to publish), and as giro's own ticket under rumos' id.
+    let as_rumos = ticket_of(real.id.as_str(), "rumos", seat, TicketStatus::Cancelled);
+    let as_giro = ticket_of(real.id.as_str(), "giro", seat, TicketStatus::Cancelled);
+    for forged in [as_rumos, as_giro] {
+        let ev = giro_event(&c, vec![], vec![forged], vec![]);
+        let node = c.nodes.get_mut(&a("rumos")).unwrap();
+        let out = outputs_of(node, "giro", vec![ev]);
+        assert!(rejected(&out), "{out:?}");
+        assert_eq!(
+            node.tickets().get(&real.id),
+            Some(&real),
+            "rumos' ticket changed"
+        );
+    }
+}
+
+#[test]
+fn a_refused_event_keeps_none_of_its_catalog_change() {
+    let mut c = one_flight_cluster();
+    // A valid new flight of giro's own, in the same event as a forged ticket.
+    let own = flight("giro", "GI1", "BSB", "REC", 13, 2, "AB");
+    let changes = passcom_crdt::AirlineCatalog::new(a("giro"))
+        .put_flights(&[own])
+        .unwrap();
+    let forged = ticket_of("giro-1-1", "giro", "1A", TicketStatus::Live);
+    let ev = giro_event(&c, vec![], vec![forged], changes);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(node, "giro", vec![ev]);
+    assert!(rejected(&out), "{out:?}");
+    assert!(
+        node.catalog().flight(&FlightId::new("GI1")).is_none(),
+        "the catalog change was kept"
+    );
+    assert!(node.tickets().is_empty());
+}
+
+#[test]
+fn a_flood_of_an_invented_origin_does_not_stop_honest_events() {
+    let mut c = one_flight_cluster();
+    // One message of 10,000 tiny events of an origin nobody knows, none of them applicable
+    // (its first event never comes), then giro's next real event.
+    let flood: Vec<Event> = (2..=10_001)
+        .map(|seq| Event {
+            origin: a("ghost"),
+            seq,
+            tokens: vec![],
+            tickets: vec![],
+            catalog: vec![],
+            signature: vec![],
+        })
+        .collect();
+    let honest = giro_event(&c, vec![], vec![], vec![]);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    outputs_of(node, "giro", flood);
+    outputs_of(node, "giro", vec![honest]);
+    assert_eq!(
+        node.clock().get(&a("giro")),
+        1,
+        "giro's event waits behind the flood"
     );
 }
