@@ -54,6 +54,11 @@ pub struct SimulateArgs {
     /// never-return, signatures, small-pages. The default is every family.
     #[arg(long, default_value = "default")]
     faults: String,
+    /// Extra airlines that attack instead of selling, with valid keys of their own: shadow
+    /// flights, foreign edits, forged tickets and cancellations, foreign-namespace ids,
+    /// replays, forged predecessors, floods, impersonation. Every peer then signs.
+    #[arg(long, default_value_t = 0)]
+    byzantine: usize,
 }
 
 /// The node bugs `--planted-bug` can plant (`passcom_node::PlantedBug`, by name).
@@ -94,6 +99,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
     }
     let mut opts = SimOptions::new(args.peers, args.steps, args.escrow_share);
     opts.faults = FaultSet::parse(&args.faults)?;
+    opts.byzantine = args.byzantine;
     if let Some(bug) = args.planted_bug {
         plant(&mut opts, bug.name())?;
     }
@@ -229,6 +235,20 @@ fn print_summary(title: &str, s: &Summary) {
         s.schedules, s.steps, s.crashes, s.network_faults
     );
     println!("  violations           {}", s.violations);
+    if !s.rogue_attempts.is_empty() {
+        let tried: Vec<String> = s
+            .rogue_attempts
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        println!(
+            "  rogue airlines       {} attacks ({}); {} rejections; {} accepted",
+            s.rogue_attempts.values().sum::<u64>(),
+            tried.join(", "),
+            s.rogue_rejected,
+            s.rogue_accepted
+        );
+    }
     println!(
         "  availability         {:.1} % of {} purchases with a seat somewhere; {:.1} % of {} while partitioned",
         100.0 * s.availability,

@@ -25,6 +25,9 @@ pub struct SimOptions {
     pub escrow_share: f64,
     /// The fault families injected on top of the classic faults.
     pub faults: FaultSet,
+    /// Extra airlines that attack the honest peers instead of selling (see
+    /// `sim/rogue.rs`); 0 for none. With any, every peer signs and checks signatures.
+    pub byzantine: usize,
     /// A deliberate node bug to plant in every peer (tests of the checker).
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<passcom_node::PlantedBug>,
@@ -37,6 +40,7 @@ impl Default for SimOptions {
             steps: 2_000,
             escrow_share: DEFAULT_ESCROW_SHARE,
             faults: FaultSet::default(),
+            byzantine: 0,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -52,6 +56,7 @@ impl SimOptions {
             steps,
             escrow_share,
             faults: FaultSet::default(),
+            byzantine: 0,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -76,6 +81,9 @@ impl SimOptions {
         );
         if self.faults != FaultSet::default() {
             cmd.push_str(&format!(" --faults {}", self.faults));
+        }
+        if self.byzantine > 0 {
+            cmd.push_str(&format!(" --byzantine {}", self.byzantine));
         }
         if let Some(bug) = self.planted_bug_name() {
             cmd.push_str(&format!(" --planted-bug {bug}"));
