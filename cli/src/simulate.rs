@@ -15,7 +15,7 @@ use std::time::Instant;
 /// Arguments of `passcom simulate`.
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
-    /// Number of peers (airlines rumos, giro, boreal, airline4…), 3 to 50.
+    /// Number of peers (airlines rumos, giro, boreal, xaair, xbair…), 3 to 50.
     #[arg(long, default_value_t = 3)]
     peers: usize,
     /// Number of schedules, with seeds SEED, SEED+1, …
@@ -51,7 +51,8 @@ pub struct SimulateArgs {
     keep_going: bool,
     /// Fault families on top of partitions and short crashes: all, classic (none), default,
     /// or a comma list of silent-cuts, clock-steps, long-outages, disk-loss, rollback,
-    /// never-return, signatures, small-pages. The default is every family.
+    /// never-return, signatures, small-pages, rogue (`rogue` is `--byzantine 1`). The
+    /// default is every family but rogue.
     #[arg(long, default_value = "default")]
     faults: String,
     /// Extra airlines that attack instead of selling, with valid keys of their own: shadow
@@ -98,8 +99,21 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         return Err("--schedules and --steps must be at least 1".into());
     }
     let mut opts = SimOptions::new(args.peers, args.steps, args.escrow_share);
-    opts.faults = FaultSet::parse(&args.faults)?;
-    opts.byzantine = args.byzantine;
+    // `rogue` in the fault list is another spelling of `--byzantine 1` (one rogue airline).
+    let mut families: Vec<&str> = args.faults.split(',').map(str::trim).collect();
+    let rogue_family = families.contains(&"rogue");
+    families.retain(|f| *f != "rogue");
+    let families = if families.is_empty() {
+        "default".to_owned()
+    } else {
+        families.join(",")
+    };
+    opts.faults = FaultSet::parse(&families)?;
+    opts.byzantine = if rogue_family {
+        args.byzantine.max(1)
+    } else {
+        args.byzantine
+    };
     if let Some(bug) = args.planted_bug {
         plant(&mut opts, bug.name())?;
     }

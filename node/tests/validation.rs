@@ -350,3 +350,14 @@ fn a_flood_of_an_invented_origin_does_not_stop_honest_events() {
         "giro's event waits behind the flood"
     );
 }
+
+#[test]
+fn a_network_where_two_airlines_share_a_flight_id_code_does_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new("rumos");
+    cfg.partners.insert(a("rubber"));
+    let store = Store::open(&dir.path().join("r.redb")).unwrap();
+    let err = Node::open(cfg, store, T0).unwrap_err();
+    assert!(matches!(err, OpenError::CodeClash { .. }), "{err}");
+    println!("{err}");
+}

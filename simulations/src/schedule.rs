@@ -92,13 +92,20 @@ impl SimOptions {
     }
 }
 
-/// The airline name of peer `index`: rumos, giro, boreal, then airline4, airline5…
+/// The airline name of peer `index`: rumos, giro, boreal, then xaair, xbair … yaair …, so
+/// that every airline of a network has its own flight-id code (XA, XB, …), as a node
+/// requires of its roster.
 pub fn airline_name(index: usize) -> String {
     match index {
         0 => "rumos".to_owned(),
         1 => "giro".to_owned(),
         2 => "boreal".to_owned(),
-        n => format!("airline{}", n + 1),
+        n => {
+            let i = n - 3;
+            let first = char::from(b'x' + (i / 26 % 3) as u8);
+            let second = char::from(b'a' + (i % 26) as u8);
+            format!("{first}{second}air")
+        }
     }
 }
 

@@ -260,6 +260,19 @@ pub enum OpenError {
     /// The signing key or a roster key is not a valid ed25519 key.
     #[error("invalid ed25519 key for {0}")]
     Key(AirlineId),
+    /// Two airlines of the network would share a flight-id code, so either could claim the
+    /// other's flight ids.
+    #[error(
+        "airlines {first} and {second} share the flight-id code {code:?} (the first two letters of the name); rename one of them"
+    )]
+    CodeClash {
+        /// One airline.
+        first: AirlineId,
+        /// The other.
+        second: AirlineId,
+        /// Their common code.
+        code: String,
+    },
 }
 
 const MAX_LEGS: usize = 6;
@@ -271,8 +284,30 @@ impl Node {
     /// Returns the node and the outputs to perform first (timers). Pending purchases whose
     /// deadline passed while the peer was down are refused at the first tick.
     ///
-    /// Errors: the store cannot be read, belongs to another airline, or a key is invalid.
+    /// Errors: the store cannot be read, belongs to another airline, a key is invalid, or two
+    /// airlines of the roster and partners share a flight-id code ([`OpenError::CodeClash`]).
     pub fn open(cfg: Config, store: Store, now: Millis) -> Result<(Node, Vec<Output>), OpenError> {
+        // Flight ids are tied to their airline by its code: two airlines of one network must
+        // not share one (see `passcom_crdt::airline_code`).
+        let mut codes: BTreeMap<String, &AirlineId> = BTreeMap::new();
+        let members = std::iter::once(&cfg.airline)
+            .chain(cfg.roster.keys())
+            .chain(cfg.partners.iter());
+        for airline in members {
+            let code = passcom_crdt::airline_code(airline);
+            match codes.get(&code) {
+                Some(first) if *first != airline => {
+                    return Err(OpenError::CodeClash {
+                        first: (*first).clone(),
+                        second: airline.clone(),
+                        code,
+                    });
+                }
+                _ => {
+                    codes.insert(code, airline);
+                }
+            }
+        }
         let signer = cfg.signing_key.map(|k| SigningKey::from_bytes(&k));
         let mut roster = BTreeMap::new();
         for (airline, key) in &cfg.roster {

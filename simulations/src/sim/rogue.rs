@@ -53,7 +53,7 @@ pub fn rogue_name(i: usize) -> String {
     const NAMES: [&str; 6] = ["mallory", "nemo", "oscar", "trudy", "eve", "chuck"];
     match NAMES.get(i) {
         Some(n) => (*n).to_owned(),
-        None => format!("z{}rogue", char::from(b'a' + (i % 26) as u8)),
+        None => format!("q{}rogue", char::from(b'a' + (i % 26) as u8)),
     }
 }
 
