@@ -361,3 +361,96 @@ fn a_network_where_two_airlines_share_a_flight_id_code_does_not_open() {
     assert!(matches!(err, OpenError::CodeClash { .. }), "{err}");
     println!("{err}");
 }
+
+#[test]
+fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |b: u8| ed25519_dalek::SigningKey::from_bytes(&[b; 32]);
+    let open = |name: &str, b: u8| {
+        let mut cfg = Config::new(name);
+        cfg.signing_key = Some([b; 32]);
+        cfg.require_signatures = true;
+        let store = Store::open(&dir.path().join(format!("{name}.redb"))).unwrap();
+        Node::open(cfg, store, T0).unwrap().0
+    };
+    let (mut rumos, mut giro, mut boreal) = (open("rumos", 1), open("giro", 2), open("boreal", 3));
+    let peer_key = |airline: &str, b: u8| Input::PeerKey {
+        airline: a(airline),
+        key: key(b).verifying_key().to_bytes(),
+    };
+    // Direct connections: rumos–giro and rumos–boreal; boreal never meets giro.
+    rumos.handle_batch(vec![peer_key("giro", 2), peer_key("boreal", 3)], T0);
+    giro.handle(peer_key("rumos", 1), T0);
+    boreal.handle(peer_key("rumos", 1), T0);
+    // giro publishes its catalog; rumos applies it.
+    giro.handle(Input::Request(1, Request::PutAirports(airports())), T0);
+    giro.handle(
+        Input::Request(
+            2,
+            Request::PutFlights(vec![flight("giro", "GI1", "BSB", "REC", 13, 2, "AB")]),
+        ),
+        T0,
+    );
+    let sync = |asker: &Node| Message::SyncRequest {
+        clock: asker.clock().clone(),
+        nonce: T0,
+    };
+    let deliver = |to: &mut Node, from: &str, out: Vec<Output>| {
+        // Pages first, key records after them: the worst order for the receiver.
+        let mut msgs: Vec<Message> = out
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Send { msg, .. } => Some(msg),
+                _ => None,
+            })
+            .collect();
+        msgs.sort_by_key(|m| matches!(m, Message::Keys { .. }));
+        for msg in msgs {
+            let out = to.handle(Input::Message { from: a(from), msg }, T0);
+            assert!(!rejected(&out), "{out:?}");
+        }
+    };
+    let out = giro.handle(
+        Input::Message {
+            from: a("rumos"),
+            msg: sync(&rumos),
+        },
+        T0,
+    );
+    deliver(&mut rumos, "giro", out);
+    assert_eq!(rumos.clock().get(&a("giro")), 2);
+    // boreal catches up from rumos: giro's events come with giro's record, relayed.
+    let out = rumos.handle(
+        Input::Message {
+            from: a("boreal"),
+            msg: sync(&boreal),
+        },
+        T0,
+    );
+    deliver(&mut boreal, "rumos", out);
+    assert_eq!(
+        boreal.clock().get(&a("giro")),
+        2,
+        "giro's events still wait for its key"
+    );
+    assert!(boreal.catalog().flight(&FlightId::new("GI1")).is_some());
+    // A record signed by another key than the one it names is a forgery.
+    let mut forged = KeyRecord {
+        airline: a("mallory"),
+        key: key(9).verifying_key().to_bytes().to_vec(),
+        signature: vec![],
+    };
+    use ed25519_dalek::Signer;
+    forged.signature = key(8).sign(&forged.signed_bytes()).to_bytes().to_vec();
+    let out = boreal.handle(
+        Input::Message {
+            from: a("rumos"),
+            msg: Message::Keys {
+                records: vec![forged],
+            },
+        },
+        T0,
+    );
+    assert!(rejected(&out));
+    assert!(!boreal.roster().contains_key(&a("mallory")));
+}

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod catchup;
 mod deferred;
+mod keys;
 mod liveness;
 mod recovery;
 mod remote;
@@ -187,6 +188,9 @@ pub struct Node {
     store: Store,
     signer: Option<SigningKey>,
     roster: BTreeMap<AirlineId, VerifyingKey>,
+    /// Signed key records to relay (this peer's own included), by airline: see
+    /// [`KeyRecord`]. Kept in memory only: each is heard again from its airline's pages.
+    key_records: BTreeMap<AirlineId, KeyRecord>,
     catalog: Catalog,
     tokens: BTreeMap<SeatId, Token>,
     tickets: BTreeMap<TicketId, Ticket>,
@@ -321,6 +325,7 @@ impl Node {
             store,
             signer,
             roster,
+            key_records: BTreeMap::new(),
             catalog: Catalog::new(),
             tokens: BTreeMap::new(),
             tickets: BTreeMap::new(),
@@ -353,6 +358,7 @@ impl Node {
             tokens_arrived: false,
             stale: false,
         };
+        node.sign_own_key_record();
         let recorded = node.reload()?;
         if !recorded {
             let mut b = Batch::default();
@@ -1731,6 +1737,7 @@ impl Node {
                 seats,
                 count,
             } => self.on_seat_request(&from, &flight, &seats, count, now),
+            Message::Keys { records } => self.on_key_records(&from, records, now),
         }
     }
 
