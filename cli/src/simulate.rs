@@ -15,7 +15,7 @@ use std::time::Instant;
 /// Arguments of `passcom simulate`.
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
-    /// Number of peers (airlines rumos, giro, boreal, airline4…), 3 to 50.
+    /// Number of peers (airlines rumos, giro, boreal, xaair, xbair…), 3 to 50.
     #[arg(long, default_value_t = 3)]
     peers: usize,
     /// Number of schedules, with seeds SEED, SEED+1, …
@@ -51,9 +51,15 @@ pub struct SimulateArgs {
     keep_going: bool,
     /// Fault families on top of partitions and short crashes: all, classic (none), default,
     /// or a comma list of silent-cuts, clock-steps, long-outages, disk-loss, rollback,
-    /// never-return, signatures, small-pages. The default is every family.
+    /// never-return, signatures, small-pages, rogue (`rogue` is `--byzantine 1`). The
+    /// default is every family but rogue.
     #[arg(long, default_value = "default")]
     faults: String,
+    /// Extra airlines that attack instead of selling, with valid keys of their own: shadow
+    /// flights, foreign edits, forged tickets and cancellations, foreign-namespace ids,
+    /// replays, forged predecessors, floods, impersonation. Every peer then signs.
+    #[arg(long, default_value_t = 0)]
+    byzantine: usize,
 }
 
 /// The node bugs `--planted-bug` can plant (`passcom_node::PlantedBug`, by name).
@@ -93,7 +99,21 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         return Err("--schedules and --steps must be at least 1".into());
     }
     let mut opts = SimOptions::new(args.peers, args.steps, args.escrow_share);
-    opts.faults = FaultSet::parse(&args.faults)?;
+    // `rogue` in the fault list is another spelling of `--byzantine 1` (one rogue airline).
+    let mut families: Vec<&str> = args.faults.split(',').map(str::trim).collect();
+    let rogue_family = families.contains(&"rogue");
+    families.retain(|f| *f != "rogue");
+    let families = if families.is_empty() {
+        "default".to_owned()
+    } else {
+        families.join(",")
+    };
+    opts.faults = FaultSet::parse(&families)?;
+    opts.byzantine = if rogue_family {
+        args.byzantine.max(1)
+    } else {
+        args.byzantine
+    };
     if let Some(bug) = args.planted_bug {
         plant(&mut opts, bug.name())?;
     }
@@ -229,6 +249,20 @@ fn print_summary(title: &str, s: &Summary) {
         s.schedules, s.steps, s.crashes, s.network_faults
     );
     println!("  violations           {}", s.violations);
+    if !s.rogue_attempts.is_empty() {
+        let tried: Vec<String> = s
+            .rogue_attempts
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        println!(
+            "  rogue airlines       {} attacks ({}); {} rejections; {} accepted",
+            s.rogue_attempts.values().sum::<u64>(),
+            tried.join(", "),
+            s.rogue_rejected,
+            s.rogue_accepted
+        );
+    }
     println!(
         "  availability         {:.1} % of {} purchases with a seat somewhere; {:.1} % of {} while partitioned",
         100.0 * s.availability,

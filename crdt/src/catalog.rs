@@ -69,6 +69,20 @@ pub struct Flight {
     pub escrow: Vec<EscrowShare>,
 }
 
+/// The flight-number prefix of an airline: the first two letters of its name in upper case
+/// (`RU` for rumos, `GI` for giro, `BO` for boreal). Every flight id of the airline starts
+/// with it ([`Flight::validate`]), so an id names its operator and no airline can define a
+/// flight under another's code. Two airlines of one network must not share a code: the node
+/// refuses to open with such a roster.
+pub fn airline_code(airline: &AirlineId) -> String {
+    airline
+        .as_str()
+        .chars()
+        .take(2)
+        .collect::<String>()
+        .to_uppercase()
+}
+
 /// Seats of a flight handed to one partner at creation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscrowShare {
@@ -150,7 +164,10 @@ impl Flight {
         SeatId::new(self.id.clone(), label)
     }
 
-    /// Checks the flight's own fields: known shape, times in order, at least one seat.
+    /// Checks the flight's own fields: an id that starts with its airline's code
+    /// ([`airline_code`]), known shape, times in order, at least one seat.
+    ///
+    /// Errors: [`CatalogError::InvalidFlight`] saying what to fix.
     pub fn validate(&self) -> Result<(), CatalogError> {
         let bad = |why: &str| {
             Err(CatalogError::InvalidFlight {
@@ -160,6 +177,16 @@ impl Flight {
         };
         if self.id.0.is_empty() || self.id.0.len() > 64 {
             return bad("the id must have 1 to 64 characters");
+        }
+        let code = airline_code(&self.airline);
+        if code.is_empty() || !self.id.0.starts_with(&code) {
+            return Err(CatalogError::InvalidFlight {
+                id: self.id.clone(),
+                why: format!(
+                    "the id must start with {code:?}, the code of its airline {}",
+                    self.airline
+                ),
+            });
         }
         if self.origin == self.destination {
             return bad("origin and destination must differ");
@@ -178,6 +205,40 @@ impl Flight {
             || self.escrow.iter().any(|s| s.airline == self.airline)
         {
             return bad("escrow shares must go to partners and fit in the cabin");
+        }
+        Ok(())
+    }
+}
+
+impl Flight {
+    /// Checks that `next` may replace this flight, as its operator publishes it: the same
+    /// airline; seats only added as new rows (the letters, the escrow shares and the rows
+    /// already there never change, so no token ever loses its seat or its initial holder);
+    /// a cancelled flight stays cancelled.
+    ///
+    /// Errors: [`CatalogError::ForeignFlight`] for another airline, else
+    /// [`CatalogError::InvalidFlight`] saying what may change.
+    pub fn check_change(&self, next: &Flight) -> Result<(), CatalogError> {
+        if next.airline != self.airline {
+            return Err(CatalogError::ForeignFlight {
+                flight: self.id.clone(),
+                owner: self.airline.clone(),
+                editor: next.airline.clone(),
+            });
+        }
+        let bad = |why: &str| {
+            Err(CatalogError::InvalidFlight {
+                id: self.id.clone(),
+                why: why.to_owned(),
+            })
+        };
+        if next.letters != self.letters || next.escrow != self.escrow || next.rows < self.rows {
+            return bad(
+                "seats can be added as new rows, but the seat letters, the escrow shares and existing rows cannot change",
+            );
+        }
+        if self.cancelled && !next.cancelled {
+            return bad("a cancelled flight cannot be reinstated; add a new flight");
         }
         Ok(())
     }
@@ -227,7 +288,7 @@ pub fn actor_for(airline: &AirlineId) -> ActorId {
 }
 
 /// One airline's catalog document.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AirlineCatalog {
     airline: AirlineId,
     doc: AutoCommit,
@@ -379,6 +440,20 @@ impl AirlineCatalog {
             }
             f.validate()?;
         }
+        self.write_flights_unchecked(flights)
+    }
+
+    /// Writes flights into this document with no check at all, as a rogue or buggy peer can
+    /// with Automerge directly (a flight under another airline's code, rows taken away).
+    /// Exists so that tests can show every peer refusing such changes; an honest peer writes
+    /// only through [`AirlineCatalog::put_flights`].
+    ///
+    /// Errors: [`CatalogError::Decode`] if Automerge fails.
+    #[doc(hidden)]
+    pub fn write_flights_unchecked(
+        &mut self,
+        flights: &[Flight],
+    ) -> Result<Vec<Vec<u8>>, CatalogError> {
         let before = self.doc.get_heads();
         let root = self.map("flights")?;
         for f in flights {
@@ -469,6 +544,19 @@ impl AirlineCatalog {
     /// The flights in this document, by id. A flight whose stored airline is not this
     /// document's is skipped: no airline can publish flights under another's name.
     pub fn flights(&self) -> Vec<Flight> {
+        self.raw_flights()
+            .into_iter()
+            .filter(|f| f.airline == self.airline)
+            // A remote document can hold anything its airline signed; a flight no local edit
+            // could have written (no seats, 10^9 rows, escrow beyond the cabin, an id of
+            // another airline's code) is not shown, so nothing downstream meets it (found by
+            // the `catalog_apply` fuzz target).
+            .filter(|f| f.validate().is_ok())
+            .collect()
+    }
+
+    /// Every flight entry of the document as stored, checked or not.
+    fn raw_flights(&self) -> Vec<Flight> {
         self.entries("flights")
             .into_iter()
             .map(|(id, o)| Flight {
@@ -487,11 +575,6 @@ impl AirlineCatalog {
                 ),
                 escrow: parse_escrow(&self.string(&o, "escrow")),
             })
-            .filter(|f| f.airline == self.airline)
-            // A remote document can hold anything its airline signed; a flight no local edit
-            // could have written (no seats, 10^9 rows, escrow beyond the cabin) is not shown,
-            // so nothing downstream meets it (found by the `catalog_apply` fuzz target).
-            .filter(|f| f.validate().is_ok())
             .collect()
     }
 }
@@ -538,11 +621,87 @@ impl Catalog {
         self.docs.keys()
     }
 
-    /// Installs a loaded document, replacing any previous one, and refreshes the view.
-    pub fn insert_doc(&mut self, doc: AirlineCatalog) {
+    /// Installs a document, replacing any previous one, and refreshes the view. Returns the
+    /// previous document, so that a caller can put it back ([`Catalog::restore`]) when the
+    /// event that carried the change turns out to be refused.
+    pub fn insert_doc(&mut self, doc: AirlineCatalog) -> Option<AirlineCatalog> {
         let airline = doc.airline().clone();
-        self.docs.insert(airline.clone(), doc);
+        let previous = self.docs.insert(airline.clone(), doc);
         self.refresh(&airline);
+        previous
+    }
+
+    /// Puts back `airline`'s document as it was before [`Catalog::insert_doc`] replaced it
+    /// (`None`: it had none), and refreshes the view.
+    pub fn restore(&mut self, airline: &AirlineId, previous: Option<AirlineCatalog>) {
+        match previous {
+            Some(doc) => {
+                self.docs.insert(airline.clone(), doc);
+            }
+            None => {
+                self.docs.remove(airline);
+                self.airports_of.remove(airline);
+            }
+        }
+        self.refresh(airline);
+        self.rebuild_airports();
+    }
+
+    /// Checks remote changes to `airline`'s document *without applying them*: returns the
+    /// document as it would be after them, to install with [`Catalog::insert_doc`] once the
+    /// whole event that carries them is accepted.
+    ///
+    /// Besides the actor check of [`AirlineCatalog::apply_remote`], every flight entry the
+    /// changes add or alter must be the airline's own ([`Flight::validate`], whose id rule
+    /// ties the id to the airline's code), must be a change its operator may make
+    /// ([`Flight::check_change`]), and must not be a flight another airline already defines:
+    /// one airline's document can never define, change or hide another's flight.
+    ///
+    /// Errors: [`CatalogError::ForeignChange`], [`CatalogError::ForeignFlight`],
+    /// [`CatalogError::InvalidFlight`] or [`CatalogError::Decode`]; nothing is changed then.
+    pub fn prepare_remote(
+        &self,
+        airline: &AirlineId,
+        changes: &[Vec<u8>],
+    ) -> Result<AirlineCatalog, CatalogError> {
+        let current = self.docs.get(airline);
+        let mut trial = current
+            .cloned()
+            .unwrap_or_else(|| AirlineCatalog::new(airline.clone()));
+        let before: BTreeMap<FlightId, Flight> = current
+            .map(|d| d.raw_flights())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| (f.id.clone(), f))
+            .collect();
+        trial.apply_remote(changes)?;
+        for f in trial.raw_flights() {
+            let old = before.get(&f.id);
+            if old == Some(&f) {
+                continue; // untouched by these changes
+            }
+            if &f.airline != airline {
+                return Err(CatalogError::ForeignFlight {
+                    flight: f.id.clone(),
+                    owner: f.airline.clone(),
+                    editor: airline.clone(),
+                });
+            }
+            f.validate()?;
+            if let Some(old) = old.filter(|o| o.validate().is_ok()) {
+                old.check_change(&f)?;
+            }
+            if let Some(other) = self.flights.get(&f.id)
+                && &other.airline != airline
+            {
+                return Err(CatalogError::ForeignFlight {
+                    flight: f.id.clone(),
+                    owner: other.airline.clone(),
+                    editor: airline.clone(),
+                });
+            }
+        }
+        Ok(trial)
     }
 
     /// Rebuilds `airline`'s part of the union view from its document. Airports are merged by
@@ -555,7 +714,18 @@ impl Catalog {
         let Some(doc) = self.docs.get(airline) else {
             return;
         };
-        let flights = doc.flights();
+        // An id another airline's document already shows stays that airline's: a document
+        // can never replace or hide a flight of another (two airlines of one code could
+        // otherwise shadow each other's flights).
+        let flights: Vec<Flight> = doc
+            .flights()
+            .into_iter()
+            .filter(|f| {
+                self.flights
+                    .get(&f.id)
+                    .is_none_or(|other| &other.airline == airline)
+            })
+            .collect();
         self.flights_of.insert(
             airline.clone(),
             flights.iter().map(|f| f.id.clone()).collect(),
@@ -584,6 +754,17 @@ impl Catalog {
         airline: &AirlineId,
         flights: &[Flight],
     ) -> Result<Vec<Vec<u8>>, CatalogError> {
+        for f in flights {
+            if let Some(other) = self.flights.get(&f.id)
+                && &other.airline != airline
+            {
+                return Err(CatalogError::ForeignFlight {
+                    flight: f.id.clone(),
+                    owner: other.airline.clone(),
+                    editor: airline.clone(),
+                });
+            }
+        }
         let changes = self.doc_mut(airline).put_flights(flights)?;
         // The document now holds exactly these values: update the view without re-reading it.
         let ids = self.flights_of.entry(airline.clone()).or_default();
@@ -613,14 +794,15 @@ impl Catalog {
         Ok(changes)
     }
 
-    /// Applies remote changes to `airline`'s document (see [`AirlineCatalog::apply_remote`]).
+    /// Applies remote changes to `airline`'s document after [`Catalog::prepare_remote`]'s
+    /// checks; nothing is applied when they fail.
     pub fn apply_remote(
         &mut self,
         airline: &AirlineId,
         changes: &[Vec<u8>],
     ) -> Result<(), CatalogError> {
-        self.doc_mut(airline).apply_remote(changes)?;
-        self.refresh(airline);
+        let doc = self.prepare_remote(airline, changes)?;
+        self.insert_doc(doc);
         Ok(())
     }
 
@@ -700,6 +882,75 @@ mod tests {
             at_rumos.flight(&FlightId::new("GI1")).unwrap().airline,
             giro
         );
+    }
+
+    #[test]
+    fn a_flight_id_must_start_with_its_airlines_code() {
+        assert_eq!(airline_code(&AirlineId::new("rumos")), "RU");
+        flight("rumos", "RU1").validate().unwrap();
+        assert!(matches!(
+            flight("mallory", "RU1").validate(),
+            Err(CatalogError::InvalidFlight { .. })
+        ));
+        let mut at_rumos = Catalog::new();
+        assert!(
+            at_rumos
+                .put_flights(&AirlineId::new("mallory"), &[flight("mallory", "RU1")])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn no_document_can_define_change_or_hide_another_airlines_flight() {
+        let (rumos, mallory, rubber) = (
+            AirlineId::new("rumos"),
+            AirlineId::new("mallory"),
+            AirlineId::new("rubber"),
+        );
+        let mut catalog = Catalog::new();
+        let real = flight("rumos", "RU1");
+        let ch = AirlineCatalog::new(rumos.clone())
+            .put_flights(std::slice::from_ref(&real))
+            .unwrap();
+        catalog.apply_remote(&rumos, &ch).unwrap();
+        // mallory writes rumos' id into its own document, 200 rows and no escrow.
+        let mut shadow = flight("mallory", "RU1");
+        shadow.rows = 200;
+        let forged = AirlineCatalog::new(mallory.clone())
+            .write_flights_unchecked(&[shadow])
+            .unwrap();
+        assert!(matches!(
+            catalog.prepare_remote(&mallory, &forged),
+            Err(CatalogError::InvalidFlight { .. })
+        ));
+        // rubber shares rumos' code, so its RU1 is well-formed, but RU1 is rumos'.
+        let mut twin = flight("rubber", "RU1");
+        twin.rows = 200;
+        let same_code = AirlineCatalog::new(rubber.clone())
+            .write_flights_unchecked(&[twin])
+            .unwrap();
+        assert!(matches!(
+            catalog.prepare_remote(&rubber, &same_code),
+            Err(CatalogError::ForeignFlight { .. })
+        ));
+        // Even installed by force, rubber's document neither replaces nor hides rumos' flight.
+        let mut doc = AirlineCatalog::new(rubber.clone());
+        doc.apply_remote(&same_code).unwrap();
+        catalog.insert_doc(doc);
+        assert_eq!(catalog.flight(&real.id), Some(&real));
+        catalog.restore(&rubber, None);
+        assert_eq!(catalog.flight(&real.id), Some(&real));
+        // rumos itself may not take rows away from its flight, remotely either.
+        let mut doc = AirlineCatalog::new(rumos.clone());
+        doc.apply_remote(&ch).unwrap();
+        let mut smaller = real.clone();
+        smaller.rows = 2;
+        let shrink = doc.write_flights_unchecked(&[smaller]).unwrap();
+        assert!(matches!(
+            catalog.prepare_remote(&rumos, &shrink),
+            Err(CatalogError::InvalidFlight { .. })
+        ));
+        assert_eq!(catalog.flight(&real.id), Some(&real), "nothing was applied");
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub mod ids;
 pub mod token;
 pub mod vclock;
 
-pub use catalog::{AirlineCatalog, Airport, Catalog, CatalogError, EscrowShare, Flight, actor_for};
+pub use catalog::{
+    AirlineCatalog, Airport, Catalog, CatalogError, EscrowShare, Flight, actor_for, airline_code,
+};
 pub use ids::{AirlineId, FlightId, SeatId, TicketId};
 pub use token::{Millis, Token, TokenError, TokenState, Transition};
 pub use vclock::{Causality, VectorClock};

@@ -559,3 +559,140 @@ async fn a_flood_of_junk_is_refused_and_the_honest_peers_keep_serving() {
         h.shutdown().await;
     }
 }
+
+/// A live or cancelled ticket of one seat of `flight`, as `seller` publishes it.
+fn bare_ticket(id: &str, seller: &str, seat: &SeatId, status: TicketStatus) -> Ticket {
+    let (_, mut tickets) = forged_sale(seat, "rumos", seller, id);
+    let mut t = tickets.remove(0);
+    t.status = status;
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rogue_airline_cannot_shadow_a_flight_forge_a_ticket_cancel_anothers_or_flood_the_queue()
+{
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (peers, addrs, flight) = network(dir.path()).await;
+    let [rumos, ..] = &peers;
+    // A real ticket of rumos', which the rogue will try to cancel.
+    let real = ticket(&buy(rumos, "real-sale", &flight.id).await)
+        .cloned()
+        .expect("rumos sells");
+    wait_converged(20, &[&peers[0], &peers[1], &peers[2]]).await;
+    let mut rx: Vec<_> = peers.iter().map(|p| p.events()).collect();
+    let targets: Vec<(&PeerHandle, Multiaddr)> = peers.iter().zip(addrs.iter().cloned()).collect();
+
+    // mallory, with a valid key of its own and valid signatures on everything it sends.
+    let mut mallory = Rogue::new("passcom/1/mallory");
+    mallory.join(&targets, "mallory").await;
+    // 1. A shadow flight: rumos' flight id in mallory's own document, 200 rows, no escrow.
+    let mut shadow = flight.clone();
+    shadow.airline = AirlineId::new("mallory");
+    shadow.rows = 200;
+    shadow.escrow.clear();
+    let shadow_change = AirlineCatalog::new(AirlineId::new("mallory"))
+        .write_flights_unchecked(&[shadow])
+        .expect("automerge writes anything");
+    // 2. A well-formed flight of mallory's own, in one event with a ticket for a seat of
+    //    rumos' flight that mallory never sold: the whole event must be refused, flight too.
+    let mut own = small_flight("mallory", 1, 2, 0.0, &[]);
+    own.id = passcom_crdt::FlightId::new("MA1-T");
+    let own_change = AirlineCatalog::new(AirlineId::new("mallory"))
+        .put_flights(std::slice::from_ref(&own))
+        .expect("a valid flight");
+    let forged = bare_ticket(
+        "mallory-1-1",
+        "mallory",
+        &flight.seat("4C"),
+        TicketStatus::Live,
+    );
+    for ev in [
+        mallory.event("mallory", 1, vec![], vec![], shadow_change),
+        mallory.event("mallory", 1, vec![], vec![forged], own_change),
+    ] {
+        assert!(mallory.publish(encode(vec![ev])).await);
+    }
+    for (h, rx) in peers.iter().zip(rx.iter_mut()) {
+        let reasons = rejections(rx, "mallory", 2, 10).await;
+        println!("{}: rejected mallory's events: {reasons:?}", h.airline());
+        assert_eq!(reasons.len(), 2, "{} rejected {reasons:?}", h.airline());
+    }
+
+    // nemo, a second rogue airline: 3. it cancels rumos' real ticket, under rumos' name as
+    // seller and under its own; 4. it floods every peer with 10,000 events of an invented
+    // origin that can never apply.
+    let mut nemo = Rogue::new("passcom/1/nemo");
+    nemo.join(&targets, "nemo").await;
+    let seat = SeatId::new(real.legs[0].flight.clone(), real.legs[0].seat.clone());
+    let mut as_rumos = bare_ticket(real.id.as_str(), "rumos", &seat, TicketStatus::Cancelled);
+    as_rumos.legs = real.legs.clone();
+    let mut as_nemo = as_rumos.clone();
+    as_nemo.seller = AirlineId::new("nemo");
+    assert!(
+        nemo.publish(encode(vec![nemo.event(
+            "nemo",
+            1,
+            vec![],
+            vec![as_rumos],
+            vec![]
+        )]))
+        .await
+    );
+    assert!(
+        nemo.publish(encode(vec![nemo.event(
+            "nemo",
+            1,
+            vec![],
+            vec![as_nemo],
+            vec![]
+        )]))
+        .await
+    );
+    for (h, rx) in peers.iter().zip(rx.iter_mut()) {
+        let reasons = rejections(rx, "nemo", 2, 10).await;
+        println!(
+            "{}: rejected nemo's cancellations: {reasons:?}",
+            h.airline()
+        );
+        assert_eq!(reasons.len(), 2, "{} rejected {reasons:?}", h.airline());
+    }
+    let flood: Vec<Event> = (2..=10_001)
+        .map(|seq| Event {
+            origin: AirlineId::new("ghost"),
+            seq,
+            tokens: vec![],
+            tickets: vec![],
+            catalog: vec![],
+            signature: Vec::new(),
+        })
+        .collect();
+    // One gossip message (well under its size limit: the events are tiny).
+    assert!(nemo.publish(encode(flood)).await);
+    nemo.pump(Duration::from_secs(2)).await;
+
+    // Nothing of it stuck: rumos' flight is rumos', mallory's flight and ticket are nowhere,
+    // rumos' ticket is live, and the honest peers still apply each other's events.
+    for h in &peers {
+        assert_eq!(
+            h.read(|n| n.catalog().flight(&flight.id).cloned()),
+            Some(flight.clone()),
+            "{}: rumos' flight was shadowed",
+            h.airline()
+        );
+        assert!(h.read(|n| n.catalog().flight(&own.id).is_none()));
+        assert_eq!(
+            h.read(|n| n.tickets().get(&real.id).cloned()),
+            Some(real.clone()),
+            "{}: rumos' ticket was touched",
+            h.airline()
+        );
+        for origin in ["mallory", "nemo", "ghost"] {
+            assert_eq!(h.read(|n| n.clock().get(&AirlineId::new(origin))), 0);
+        }
+    }
+    honest_network_still_works(&peers, &flight, "after-rogue-airlines").await;
+    for h in &peers {
+        h.shutdown().await;
+    }
+}

@@ -152,16 +152,8 @@ pub fn demo_airports() -> Vec<Airport> {
         .collect()
 }
 
-/// The flight-number prefix of an airline: the first two letters of its name in upper case
-/// (`RU` for rumos, `GI` for giro, `BO` for boreal).
-pub fn airline_code(airline: &AirlineId) -> String {
-    airline
-        .as_str()
-        .chars()
-        .take(2)
-        .collect::<String>()
-        .to_uppercase()
-}
+/// The flight-number prefix of an airline (defined with the flight-id rule in `crdt`).
+pub use passcom_crdt::airline_code;
 
 /// Great-circle distance between two airports in kilometres (haversine, Earth radius 6,371 km).
 pub fn distance_km(a: &Airport, b: &Airport) -> f64 {

@@ -109,6 +109,31 @@ impl Event {
     }
 }
 
+/// An airline's verifying key, signed by that key: the claim "this key is `airline`'s" that
+/// any peer can check and relay, so that a peer learns the key of an airline it never met
+/// directly (it arrives with the catch-up pages that carry the airline's events). Like a
+/// direct identify, it binds a name to a key only where the name has no key yet (first key
+/// wins with an open roster; a closed roster ignores it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The airline.
+    pub airline: AirlineId,
+    /// Its ed25519 verifying key (32 bytes).
+    pub key: Vec<u8>,
+    /// ed25519 signature by `key` over [`KeyRecord::signed_bytes`].
+    pub signature: Vec<u8>,
+}
+
+impl KeyRecord {
+    /// The bytes the signature covers: postcard of `("passcom-key/1", airline, key)`.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(&("passcom-key/1", &self.airline, &self.key)).unwrap_or_default()
+    }
+}
+
+/// Records read from one [`Message::Keys`]; the rest are ignored.
+pub const MAX_KEY_RECORDS: usize = 64;
+
 /// Messages between peers. Events also travel on gossip; the rest go to one peer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +165,12 @@ pub enum Message {
         /// asker is not caught up until its clock of itself reaches it.
         asker_seq: u64,
     },
+    /// Keys of the origins of a [`Message::Page`], sent just before it (and the sender's own):
+    /// see [`KeyRecord`]. At most [`MAX_KEY_RECORDS`] are read.
+    Keys {
+        /// The records.
+        records: Vec<KeyRecord>,
+    },
     /// Asks the receiver to hand over seat tokens of `flight`: the named `seats`, or else any
     /// `count` seats.
     SeatRequest {
@@ -159,6 +190,7 @@ impl Message {
             Message::Events { .. } => "events",
             Message::SyncRequest { .. } => "sync_request",
             Message::Page { .. } => "page",
+            Message::Keys { .. } => "keys",
             Message::SeatRequest { .. } => "seat_request",
         }
     }

@@ -2,6 +2,7 @@
 
 use passcom_crdt::{AirlineId, FlightId, SeatId, TicketId, Token, TokenState};
 use passcom_node::*;
+use passcom_node::{Ticket, TicketLeg, TicketStatus};
 
 mod common;
 use common::*;
@@ -206,4 +207,250 @@ fn a_peer_that_keeps_asking_for_seats_gets_only_a_bounded_pool() {
         node.seat_counts(&f, T0).here >= 150,
         "the rest stays on sale"
     );
+}
+
+/// An event of giro's, next in its sequence at rumos.
+fn giro_event(
+    c: &Cluster,
+    tokens: Vec<TokenUpdate>,
+    tickets: Vec<Ticket>,
+    catalog: Vec<Vec<u8>>,
+) -> Event {
+    Event {
+        origin: a("giro"),
+        seq: c.node("rumos").clock().get(&a("giro")) + 1,
+        tokens,
+        tickets,
+        catalog,
+        signature: vec![],
+    }
+}
+
+fn ticket_of(id: &str, seller: &str, seat: &str, status: TicketStatus) -> Ticket {
+    Ticket {
+        id: TicketId::new(id),
+        passenger: "Mallory".into(),
+        account: None,
+        legs: vec![TicketLeg {
+            flight: FlightId::new("RU1"),
+            seat: seat.into(),
+            fare_cents: 1,
+        }],
+        price_cents: 1,
+        seller: a(seller),
+        created_at: T0,
+        status,
+        key: None,
+    }
+}
+
+#[test]
+fn a_flight_defined_under_another_airlines_id_is_refused_and_the_real_one_stays() {
+    let mut c = one_flight_cluster();
+    let real = c
+        .node("rumos")
+        .catalog()
+        .flight(&FlightId::new("RU1"))
+        .cloned()
+        .unwrap();
+    // giro writes rumos' flight id into its own document: 200 rows, all of them giro's.
+    let mut shadow = real.clone();
+    shadow.airline = a("giro");
+    shadow.rows = 200;
+    let changes = passcom_crdt::AirlineCatalog::new(a("giro"))
+        .write_flights_unchecked(&[shadow])
+        .unwrap();
+    let ev = giro_event(&c, vec![], vec![], changes);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(node, "giro", vec![ev]);
+    assert!(rejected(&out), "{out:?}");
+    assert_eq!(node.catalog().flight(&real.id), Some(&real));
+    assert_eq!(node.clock().get(&a("giro")), 0);
+}
+
+#[test]
+fn a_ticket_without_the_token_update_that_sold_its_seat_is_rejected() {
+    let mut c = one_flight_cluster();
+    let seat = SeatId::new("RU1", "1A");
+    let before = c.node("rumos").token(&seat);
+    let forged = ticket_of("giro-1-1", "giro", "1A", TicketStatus::Live);
+    let ev = giro_event(&c, vec![], vec![forged], vec![]);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(node, "giro", vec![ev]);
+    assert!(rejected(&out), "{out:?}");
+    assert!(node.tickets().is_empty(), "the forged ticket was kept");
+    assert_eq!(node.token(&seat), before);
+}
+
+#[test]
+fn a_cancellation_of_another_airlines_ticket_is_rejected_under_any_name() {
+    let mut c = one_flight_cluster();
+    let r = c.buy("rumos", "k1", &[("RU1", None)]);
+    c.settle();
+    let real = c.ticket(r).cloned().expect("rumos sold a ticket");
+    let seat = &real.legs[0].seat;
+    // As rumos' seller (not giro's to publish), and as giro's own ticket under rumos' id.
+    let as_rumos = ticket_of(real.id.as_str(), "rumos", seat, TicketStatus::Cancelled);
+    let as_giro = ticket_of(real.id.as_str(), "giro", seat, TicketStatus::Cancelled);
+    for forged in [as_rumos, as_giro] {
+        let ev = giro_event(&c, vec![], vec![forged], vec![]);
+        let node = c.nodes.get_mut(&a("rumos")).unwrap();
+        let out = outputs_of(node, "giro", vec![ev]);
+        assert!(rejected(&out), "{out:?}");
+        assert_eq!(
+            node.tickets().get(&real.id),
+            Some(&real),
+            "rumos' ticket changed"
+        );
+    }
+}
+
+#[test]
+fn a_refused_event_keeps_none_of_its_catalog_change() {
+    let mut c = one_flight_cluster();
+    // A valid new flight of giro's own, in the same event as a forged ticket.
+    let own = flight("giro", "GI1", "BSB", "REC", 13, 2, "AB");
+    let changes = passcom_crdt::AirlineCatalog::new(a("giro"))
+        .put_flights(&[own])
+        .unwrap();
+    let forged = ticket_of("giro-1-1", "giro", "1A", TicketStatus::Live);
+    let ev = giro_event(&c, vec![], vec![forged], changes);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(node, "giro", vec![ev]);
+    assert!(rejected(&out), "{out:?}");
+    assert!(
+        node.catalog().flight(&FlightId::new("GI1")).is_none(),
+        "the catalog change was kept"
+    );
+    assert!(node.tickets().is_empty());
+}
+
+#[test]
+fn a_flood_of_an_invented_origin_does_not_stop_honest_events() {
+    let mut c = one_flight_cluster();
+    // One message of 10,000 tiny events of an origin nobody knows, none of them applicable
+    // (its first event never comes), then giro's next real event.
+    let flood: Vec<Event> = (2..=10_001)
+        .map(|seq| Event {
+            origin: a("ghost"),
+            seq,
+            tokens: vec![],
+            tickets: vec![],
+            catalog: vec![],
+            signature: vec![],
+        })
+        .collect();
+    let honest = giro_event(&c, vec![], vec![], vec![]);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    outputs_of(node, "giro", flood);
+    outputs_of(node, "giro", vec![honest]);
+    assert_eq!(
+        node.clock().get(&a("giro")),
+        1,
+        "giro's event waits behind the flood"
+    );
+}
+
+#[test]
+fn a_network_where_two_airlines_share_a_flight_id_code_does_not_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new("rumos");
+    cfg.partners.insert(a("rubber"));
+    let store = Store::open(&dir.path().join("r.redb")).unwrap();
+    let err = Node::open(cfg, store, T0).unwrap_err();
+    assert!(matches!(err, OpenError::CodeClash { .. }), "{err}");
+    println!("{err}");
+}
+
+#[test]
+fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |b: u8| ed25519_dalek::SigningKey::from_bytes(&[b; 32]);
+    let open = |name: &str, b: u8| {
+        let mut cfg = Config::new(name);
+        cfg.signing_key = Some([b; 32]);
+        cfg.require_signatures = true;
+        let store = Store::open(&dir.path().join(format!("{name}.redb"))).unwrap();
+        Node::open(cfg, store, T0).unwrap().0
+    };
+    let (mut rumos, mut giro, mut boreal) = (open("rumos", 1), open("giro", 2), open("boreal", 3));
+    let peer_key = |airline: &str, b: u8| Input::PeerKey {
+        airline: a(airline),
+        key: key(b).verifying_key().to_bytes(),
+    };
+    // Direct connections: rumos–giro and rumos–boreal; boreal never meets giro.
+    rumos.handle_batch(vec![peer_key("giro", 2), peer_key("boreal", 3)], T0);
+    giro.handle(peer_key("rumos", 1), T0);
+    boreal.handle(peer_key("rumos", 1), T0);
+    // giro publishes its catalog; rumos applies it.
+    giro.handle(Input::Request(1, Request::PutAirports(airports())), T0);
+    giro.handle(
+        Input::Request(
+            2,
+            Request::PutFlights(vec![flight("giro", "GI1", "BSB", "REC", 13, 2, "AB")]),
+        ),
+        T0,
+    );
+    let sync = |asker: &Node| Message::SyncRequest {
+        clock: asker.clock().clone(),
+        nonce: T0,
+    };
+    let deliver = |to: &mut Node, from: &str, out: Vec<Output>| {
+        // Pages first, key records after them: the worst order for the receiver.
+        let mut msgs: Vec<Message> = out
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Send { msg, .. } => Some(msg),
+                _ => None,
+            })
+            .collect();
+        msgs.sort_by_key(|m| matches!(m, Message::Keys { .. }));
+        for msg in msgs {
+            let out = to.handle(Input::Message { from: a(from), msg }, T0);
+            assert!(!rejected(&out), "{out:?}");
+        }
+    };
+    let out = giro.handle(
+        Input::Message {
+            from: a("rumos"),
+            msg: sync(&rumos),
+        },
+        T0,
+    );
+    deliver(&mut rumos, "giro", out);
+    assert_eq!(rumos.clock().get(&a("giro")), 2);
+    // boreal catches up from rumos: giro's events come with giro's record, relayed.
+    let out = rumos.handle(
+        Input::Message {
+            from: a("boreal"),
+            msg: sync(&boreal),
+        },
+        T0,
+    );
+    deliver(&mut boreal, "rumos", out);
+    assert_eq!(
+        boreal.clock().get(&a("giro")),
+        2,
+        "giro's events still wait for its key"
+    );
+    assert!(boreal.catalog().flight(&FlightId::new("GI1")).is_some());
+    // A record signed by another key than the one it names is a forgery.
+    let mut forged = KeyRecord {
+        airline: a("mallory"),
+        key: key(9).verifying_key().to_bytes().to_vec(),
+        signature: vec![],
+    };
+    use ed25519_dalek::Signer;
+    forged.signature = key(8).sign(&forged.signed_bytes()).to_bytes().to_vec();
+    let out = boreal.handle(
+        Input::Message {
+            from: a("rumos"),
+            msg: Message::Keys {
+                records: vec![forged],
+            },
+        },
+        T0,
+    );
+    assert!(rejected(&out));
+    assert!(!boreal.roster().contains_key(&a("mallory")));
 }

@@ -35,6 +35,8 @@ pub enum Invariant {
     Idempotency,
     /// 8. An origin never writes two different events under one sequence number.
     UniqueSequence,
+    /// 9. Authority is bound to identity: nothing of a rogue airline's got into honest state.
+    Authority,
     /// A peer rejected a message of an honest peer (the simulator forges nothing).
     HonestRejected,
     /// A peer panicked or could not reopen its store.
@@ -53,6 +55,7 @@ impl Invariant {
             Invariant::AllOrNothing => 6,
             Invariant::Idempotency => 7,
             Invariant::UniqueSequence => 8,
+            Invariant::Authority => 9,
             Invariant::HonestRejected | Invariant::Crash => 0,
         }
     }
@@ -69,6 +72,7 @@ impl fmt::Display for Invariant {
             Invariant::AllOrNothing => "multi-leg purchases are all-or-nothing",
             Invariant::Idempotency => "idempotent purchases that always end",
             Invariant::UniqueSequence => "one event per origin and sequence number",
+            Invariant::Authority => "authority is bound to identity",
             Invariant::HonestRejected => "honest messages are accepted",
             Invariant::Crash => "peers do not panic",
         };

@@ -95,6 +95,12 @@ pub struct Summary {
     pub refusals: std::collections::BTreeMap<String, u64>,
     /// What the fault families beyond the classic ones did, over all schedules.
     pub faults: crate::faults::FaultSummary,
+    /// Attacks the byzantine airlines tried, by kind, over all schedules.
+    pub rogue_attempts: std::collections::BTreeMap<String, u64>,
+    /// Rejections naming a byzantine airline as the sender.
+    pub rogue_rejected: u64,
+    /// Traces of a byzantine airline found in honest state at the end: must be 0.
+    pub rogue_accepted: u64,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -126,8 +132,15 @@ impl Summary {
         for (reason, n) in outcomes.iter().flat_map(|o| &o.metrics.refusals) {
             *refusals.entry(reason.clone()).or_default() += n;
         }
+        let mut rogue_attempts = std::collections::BTreeMap::new();
+        for (kind, n) in outcomes.iter().flat_map(|o| &o.metrics.rogue.attempts) {
+            *rogue_attempts.entry(kind.clone()).or_default() += n;
+        }
         Summary {
             refusals,
+            rogue_attempts,
+            rogue_rejected: sum(|o| o.metrics.rogue.rejected),
+            rogue_accepted: sum(|o| o.metrics.rogue.accepted),
             faults: crate::faults::FaultSummary::of(
                 outcomes.iter().map(|o| &o.metrics.faults),
                 percentile,

@@ -25,6 +25,9 @@ pub struct SimOptions {
     pub escrow_share: f64,
     /// The fault families injected on top of the classic faults.
     pub faults: FaultSet,
+    /// Extra airlines that attack the honest peers instead of selling (see
+    /// `sim/rogue.rs`); 0 for none. With any, every peer signs and checks signatures.
+    pub byzantine: usize,
     /// A deliberate node bug to plant in every peer (tests of the checker).
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<passcom_node::PlantedBug>,
@@ -37,6 +40,7 @@ impl Default for SimOptions {
             steps: 2_000,
             escrow_share: DEFAULT_ESCROW_SHARE,
             faults: FaultSet::default(),
+            byzantine: 0,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -52,6 +56,7 @@ impl SimOptions {
             steps,
             escrow_share,
             faults: FaultSet::default(),
+            byzantine: 0,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -77,6 +82,9 @@ impl SimOptions {
         if self.faults != FaultSet::default() {
             cmd.push_str(&format!(" --faults {}", self.faults));
         }
+        if self.byzantine > 0 {
+            cmd.push_str(&format!(" --byzantine {}", self.byzantine));
+        }
         if let Some(bug) = self.planted_bug_name() {
             cmd.push_str(&format!(" --planted-bug {bug}"));
         }
@@ -84,13 +92,20 @@ impl SimOptions {
     }
 }
 
-/// The airline name of peer `index`: rumos, giro, boreal, then airline4, airline5…
+/// The airline name of peer `index`: rumos, giro, boreal, then xaair, xbair … yaair …, so
+/// that every airline of a network has its own flight-id code (XA, XB, …), as a node
+/// requires of its roster.
 pub fn airline_name(index: usize) -> String {
     match index {
         0 => "rumos".to_owned(),
         1 => "giro".to_owned(),
         2 => "boreal".to_owned(),
-        n => format!("airline{}", n + 1),
+        n => {
+            let i = n - 3;
+            let first = char::from(b'x' + (i / 26 % 3) as u8);
+            let second = char::from(b'a' + (i % 26) as u8);
+            format!("{first}{second}air")
+        }
     }
 }
 

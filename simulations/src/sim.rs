@@ -18,6 +18,7 @@
 //! 4. The converged state is checked against everything ever committed and confirmed.
 
 mod inject;
+pub mod rogue;
 
 use crate::backend::SharedMemoryBackend;
 use crate::checker::{Breach, Checker, Invariant};
@@ -105,6 +106,8 @@ pub struct Metrics {
     pub refusals: BTreeMap<String, u64>,
     /// What the fault families beyond the classic ones did.
     pub faults: FaultCounts,
+    /// What the byzantine airlines tried, and what of it got through (`--byzantine`).
+    pub rogue: rogue::RogueCounts,
 }
 
 /// Everything one schedule produced.
@@ -377,12 +380,19 @@ struct Simulation {
     drives: u64,
     /// Silent cuts and their watched ends.
     cuts: inject::Cuts,
+    rogues: Option<rogue::Rogues>,
 }
 
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 impl Simulation {
-    fn new(opts: &SimOptions, sched: Schedule) -> Simulation {
+    fn new(opts: &SimOptions, mut sched: Schedule) -> Simulation {
+        // Rogue airlines are members of a closed roster with keys of their own, as a
+        // compromised airline of a real network is: every peer signs and checks signatures.
+        let rogues = (opts.byzantine > 0).then(|| rogue::Rogues::new(opts.byzantine, sched.seed));
+        if rogues.is_some() {
+            sched.faults.signatures = true;
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(sched.seed);
         let n = opts.peers.clamp(1, 64);
         let world = World::new(n, &sched, opts.escrow_share);
@@ -395,6 +405,9 @@ impl Simulation {
                 // As `passcom peer` runs: every open recovers from the partners first.
                 cfg.recover_at_start = true;
                 inject::configure(&mut cfg, i, &world.airlines, &sched.faults, sched.seed);
+                for (name, key) in rogues.iter().flat_map(|r| r.roster()) {
+                    cfg.roster.insert(name, key);
+                }
                 #[cfg(feature = "planted-bugs")]
                 {
                     cfg.planted_bug = opts.planted_bug;
@@ -457,6 +470,7 @@ impl Simulation {
             fault_rng: inject::fault_rng(sched_seed),
             drives: 0,
             cuts: inject::Cuts::default(),
+            rogues,
         }
     }
 
@@ -479,6 +493,10 @@ impl Simulation {
             self.sched.faults.max_events_per_sync == crate::faults::SMALL_SYNC_PAGE;
         self.finish_watches();
         self.finish_metrics();
+        self.count_rogue_traces();
+        if let Some(r) = self.rogues.take() {
+            self.metrics.rogue = r.counts;
+        }
         Outcome {
             seed: self.sched.seed,
             schedule: self.sched,
@@ -686,6 +704,11 @@ impl Simulation {
             Output::Reply(id, reply) => {
                 self.mix(4 ^ (id << 8));
                 self.on_reply(n, id, reply);
+            }
+            Output::Rejected { from, .. } if self.is_rogue(&from) => {
+                if let Some(r) = self.rogues.as_mut() {
+                    r.counts.rejected += 1;
+                }
             }
             Output::Rejected { from, reason } => {
                 let me = self.world.airlines[n].clone();
@@ -964,6 +987,7 @@ impl Simulation {
                     self.client_action();
                 }
                 self.inject();
+                self.rogue_attack();
                 let u: f64 = self.rng.random();
                 let gap = (-(1.0 - u).ln() * self.sched.action_gap_ms as f64) as Millis;
                 self.schedule(self.now + gap.max(1), What::Drive);

@@ -285,3 +285,27 @@ fn a_recovering_peer_neither_sells_half_an_itinerary_nor_leaves_a_purchase_waiti
         );
     }
 }
+
+#[test]
+fn byzantine_airlines_try_every_attack_and_get_nothing_in() {
+    let opts = SimOptions {
+        steps: 1_000,
+        byzantine: 2,
+        ..SimOptions::default()
+    };
+    let (outcomes, summary) = run(&opts, 8);
+    println!(
+        "rogue attempts {:?}, rejected {}, accepted {}",
+        summary.rogue_attempts, summary.rogue_rejected, summary.rogue_accepted
+    );
+    assert_no_violation(&opts, &outcomes);
+    assert_eq!(summary.rogue_accepted, 0);
+    for kind in passcom_simulations::sim::rogue::KINDS {
+        assert!(
+            summary.rogue_attempts.get(kind).is_some_and(|n| *n > 0),
+            "{kind} never attempted: {:?}",
+            summary.rogue_attempts
+        );
+    }
+    assert!(summary.rogue_rejected > 0);
+}

@@ -70,6 +70,7 @@ impl Node {
         let (events, more) = self
             .events_missing_from(clock, self.cfg.max_events_per_sync)
             .unwrap_or_default();
+        self.send_key_records(from, &events);
         self.out.push(Output::Send {
             to: from.clone(),
             msg: Message::Page {

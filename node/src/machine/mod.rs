@@ -28,8 +28,11 @@ use passcom_crdt::{
 use std::collections::{BTreeMap, BTreeSet};
 
 mod catchup;
+mod deferred;
+mod keys;
 mod liveness;
 mod recovery;
+mod remote;
 mod verify;
 
 pub use liveness::PeerHealth;
@@ -53,7 +56,9 @@ pub struct Config {
     /// trip and the commit of each page over many events; the wire cuts a page into parts
     /// of at most `CHUNK_BYTES` (net crate) when it is larger.
     pub max_events_per_sync: usize,
-    /// Bound of the queue of events that arrived before their predecessors.
+    /// Bound of each origin's room in the queue of events that arrived before their
+    /// predecessors (see `machine/deferred.rs`: rooms are also bounded in bytes, and origins
+    /// whose key is unknown get small rooms for a limited time).
     pub max_deferred: usize,
     /// The secret key that signs this peer's events (`None`: unsigned, for tests).
     pub signing_key: Option<[u8; 32]>,
@@ -183,6 +188,9 @@ pub struct Node {
     store: Store,
     signer: Option<SigningKey>,
     roster: BTreeMap<AirlineId, VerifyingKey>,
+    /// Signed key records to relay (this peer's own included), by airline: see
+    /// [`KeyRecord`]. Kept in memory only: each is heard again from its airline's pages.
+    key_records: BTreeMap<AirlineId, KeyRecord>,
     catalog: Catalog,
     tokens: BTreeMap<SeatId, Token>,
     tickets: BTreeMap<TicketId, Ticket>,
@@ -205,7 +213,7 @@ pub struct Node {
     /// stepped back): see [`Node::handle_batch`].
     time_offset: Millis,
     last_now: Millis,
-    deferred: BTreeMap<(AirlineId, u64), Deferred>,
+    deferred: deferred::DeferredQueue,
     waiters: BTreeMap<String, Vec<RequestId>>,
     /// Keys of the operations still pending: an index, so retries need not scan every record.
     pending: BTreeSet<String>,
@@ -256,6 +264,19 @@ pub enum OpenError {
     /// The signing key or a roster key is not a valid ed25519 key.
     #[error("invalid ed25519 key for {0}")]
     Key(AirlineId),
+    /// Two airlines of the network would share a flight-id code, so either could claim the
+    /// other's flight ids.
+    #[error(
+        "airlines {first} and {second} share the flight-id code {code:?} (the first two letters of the name); rename one of them"
+    )]
+    CodeClash {
+        /// One airline.
+        first: AirlineId,
+        /// The other.
+        second: AirlineId,
+        /// Their common code.
+        code: String,
+    },
 }
 
 const MAX_LEGS: usize = 6;
@@ -267,8 +288,30 @@ impl Node {
     /// Returns the node and the outputs to perform first (timers). Pending purchases whose
     /// deadline passed while the peer was down are refused at the first tick.
     ///
-    /// Errors: the store cannot be read, belongs to another airline, or a key is invalid.
+    /// Errors: the store cannot be read, belongs to another airline, a key is invalid, or two
+    /// airlines of the roster and partners share a flight-id code ([`OpenError::CodeClash`]).
     pub fn open(cfg: Config, store: Store, now: Millis) -> Result<(Node, Vec<Output>), OpenError> {
+        // Flight ids are tied to their airline by its code: two airlines of one network must
+        // not share one (see `passcom_crdt::airline_code`).
+        let mut codes: BTreeMap<String, &AirlineId> = BTreeMap::new();
+        let members = std::iter::once(&cfg.airline)
+            .chain(cfg.roster.keys())
+            .chain(cfg.partners.iter());
+        for airline in members {
+            let code = passcom_crdt::airline_code(airline);
+            match codes.get(&code) {
+                Some(first) if *first != airline => {
+                    return Err(OpenError::CodeClash {
+                        first: (*first).clone(),
+                        second: airline.clone(),
+                        code,
+                    });
+                }
+                _ => {
+                    codes.insert(code, airline);
+                }
+            }
+        }
         let signer = cfg.signing_key.map(|k| SigningKey::from_bytes(&k));
         let mut roster = BTreeMap::new();
         for (airline, key) in &cfg.roster {
@@ -282,6 +325,7 @@ impl Node {
             store,
             signer,
             roster,
+            key_records: BTreeMap::new(),
             catalog: Catalog::new(),
             tokens: BTreeMap::new(),
             tickets: BTreeMap::new(),
@@ -298,7 +342,7 @@ impl Node {
             equivocation_count: 0,
             time_offset: 0,
             last_now: now,
-            deferred: BTreeMap::new(),
+            deferred: deferred::DeferredQueue::default(),
             waiters: BTreeMap::new(),
             pending: BTreeSet::new(),
             requested: BTreeMap::new(),
@@ -314,6 +358,7 @@ impl Node {
             tokens_arrived: false,
             stale: false,
         };
+        node.sign_own_key_record();
         let recorded = node.reload()?;
         if !recorded {
             let mut b = Batch::default();
@@ -1567,18 +1612,8 @@ impl Node {
                 )));
             }
             if let Some(old) = self.catalog.flight(&f.id) {
-                if old.letters != f.letters || old.escrow != f.escrow || f.rows < old.rows {
-                    return Err(Refusal::Invalid(format!(
-                        "flight {}: seats can be added as new rows, but the seat letters, the escrow shares and existing rows cannot change",
-                        f.id
-                    )));
-                }
-                if old.cancelled && !f.cancelled {
-                    return Err(Refusal::Invalid(format!(
-                        "flight {} is cancelled and cannot be reinstated; add a new flight",
-                        f.id
-                    )));
-                }
+                old.check_change(f)
+                    .map_err(|e| Refusal::Invalid(e.to_string()))?;
             }
         }
         let changes = self
@@ -1599,6 +1634,7 @@ impl Node {
     fn on_timer(&mut self, t: Timer, now: Millis) {
         match t {
             Timer::Tick => {
+                self.deferred.expire_unverified(now);
                 // Every connected partner is probed, reachable or not, so that one that comes
                 // back is noticed without waiting for a new connection.
                 let peers: Vec<AirlineId> = self.connected.keys().cloned().collect();
@@ -1701,6 +1737,7 @@ impl Node {
                 seats,
                 count,
             } => self.on_seat_request(&from, &flight, &seats, count, now),
+            Message::Keys { records } => self.on_key_records(&from, records, now),
         }
     }
 
@@ -1835,16 +1872,17 @@ impl Node {
             if ev.seq > have + 1 {
                 gap = true;
             }
-            if self.deferred.len() < self.cfg.max_deferred {
-                self.deferred.insert(
-                    (ev.origin.clone(), ev.seq),
-                    Deferred {
-                        from: from.clone(),
-                        event: ev,
-                        verified,
-                    },
-                );
-            } else {
+            let kept = self.deferred.offer(
+                deferred::Deferred {
+                    from: from.clone(),
+                    size: ev.signed_bytes().len() + ev.signature.len(),
+                    event: ev,
+                    verified,
+                    arrived: now,
+                },
+                self.cfg.max_deferred,
+            );
+            if !kept {
                 gap = true;
             }
         }
@@ -1913,7 +1951,7 @@ impl Node {
                     match self.check_signature(&d.event) {
                         Ok(true) => d.verified = true,
                         Ok(false) => {
-                            self.deferred.insert(key, d);
+                            self.deferred.put_back(key, d);
                             continue;
                         }
                         Err(reason) => {
@@ -1928,7 +1966,7 @@ impl Node {
                 match self.apply_remote_event(&d.event, now) {
                     Applied::Yes => progressed = true,
                     Applied::NotYet => {
-                        self.deferred.insert(key, d);
+                        self.deferred.put_back(key, d);
                     }
                     Applied::Rejected(reason) => {
                         self.out.push(Output::Rejected {
@@ -1944,62 +1982,39 @@ impl Node {
         }
     }
 
-    /// Validates a remote event against the local state and applies it whole, or not at all.
-    /// Its signature was checked when it was queued ([`Node::check_signature`]).
+    /// Validates a remote event against the local state and applies it whole, or not at all:
+    /// a refused event leaves no catalog change, token or ticket behind. Its signature was
+    /// checked when it was queued ([`Node::check_signature`]); what it carries is checked by
+    /// [`passcom_crdt::Catalog::prepare_remote`] and [`Node::check_event`].
     fn apply_remote_event(&mut self, ev: &Event, now: Millis) -> Applied {
         let origin = &ev.origin;
-        // The catalog first: the event may sell seats of a flight it creates. Its changes are
-        // checked by actor, and re-applying them later is a no-op, so applying them before
-        // the tokens are checked cannot let a bad event in.
-        if !ev.catalog.is_empty() {
-            if let Err(e) = self.catalog.apply_remote(origin, &ev.catalog) {
-                return Applied::Rejected(format!("catalog change from {origin} refused: {e}"));
-            }
-            self.dirty_docs.insert(origin.clone());
-        }
-        // Tokens: check the whole chain of the event on an overlay before touching anything.
-        let mut overlay: BTreeMap<SeatId, Token> = BTreeMap::new();
-        let mut updates = Vec::new();
-        for u in &ev.tokens {
-            let local = match overlay
-                .get(&u.seat)
-                .cloned()
-                .or_else(|| self.token(&u.seat))
-            {
-                Some(t) => t,
-                None => return Applied::NotYet, // flight not in our catalog yet
-            };
-            if local.version >= u.next.version {
-                if local.version == u.next.version && local != u.next {
-                    return Applied::Rejected(format!(
-                        "{origin} wrote {} v{} differently from its holder",
-                        u.seat, u.next.version
-                    ));
+        // The catalog first, as it would be after the event: the event may sell seats of a
+        // flight it creates, so its tokens are checked against the new document. The old
+        // document is put back if anything in the event is refused or must wait.
+        let previous_doc = if ev.catalog.is_empty() {
+            None
+        } else {
+            match self.catalog.prepare_remote(origin, &ev.catalog) {
+                Ok(doc) => Some(self.catalog.insert_doc(doc)),
+                Err(e) => {
+                    return Applied::Rejected(format!("catalog change from {origin} refused: {e}"));
                 }
-                continue; // already applied
             }
-            if local.version < u.prev.version {
-                return Applied::NotYet;
+        };
+        let updates = match self.check_event(ev) {
+            Ok(updates) => updates,
+            Err(unfit) => {
+                if let Some(previous) = previous_doc {
+                    self.catalog.restore(origin, previous);
+                }
+                return match unfit {
+                    remote::Unfit::NotYet => Applied::NotYet,
+                    remote::Unfit::Rejected(reason) => Applied::Rejected(reason),
+                };
             }
-            if local != u.prev {
-                return Applied::Rejected(format!(
-                    "{origin} moved {} from a state it never had",
-                    u.seat
-                ));
-            }
-            if let Err(e) = Token::check_successor(&u.prev, &u.next, origin) {
-                return Applied::Rejected(format!("{origin} may not move {}: {e}", u.seat));
-            }
-            overlay.insert(u.seat.clone(), u.next.clone());
-            updates.push(u.clone());
-        }
-        for t in &ev.tickets {
-            if &t.seller != origin {
-                return Applied::Rejected(format!(
-                    "{origin} published ticket {} sold by {}",
-                    t.id, t.seller
-                ));
-            }
+        };
+        if previous_doc.is_some() {
+            self.dirty_docs.insert(origin.clone());
         }
         for u in updates {
             self.install_token(&u.seat, &u.next, now);
@@ -2041,13 +2056,6 @@ enum Pick {
     Here(SeatId, Option<String>),
     Ask(AirlineId, Message),
     Wait,
-}
-
-/// An event that arrived before it could be applied, and who sent it (to blame if it fails).
-struct Deferred {
-    from: AirlineId,
-    event: Event,
-    verified: bool,
 }
 
 enum Applied {

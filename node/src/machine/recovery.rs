@@ -207,7 +207,7 @@ impl Node {
     /// stale probe comes back through catch-up.
     pub(super) fn forget_events_disowned_by(&mut self, origin: &AirlineId, seq: u64) {
         if origin != &self.cfg.airline {
-            self.deferred.retain(|(o, s), _| o != origin || *s <= seq);
+            self.deferred.retain(|(o, s)| o != origin || *s <= seq);
         }
     }
 

@@ -131,7 +131,7 @@ pub(super) fn configure(
 
 /// The secret key of peer `index` in the schedule of `seed`: deterministic, so that a seed
 /// replays signature for signature.
-fn signing_key(seed: u64, index: usize) -> [u8; 32] {
+pub(super) fn signing_key(seed: u64, index: usize) -> [u8; 32] {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5167_0000_0000_0000 ^ index as u64);
     let mut key = [0u8; 32];
     rng.fill(&mut key);
