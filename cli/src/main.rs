@@ -24,6 +24,11 @@ struct Cli {
 enum Command {
     /// Run one airline peer until Ctrl-C.
     Peer(peer::PeerArgs),
+    /// Print the peer id of the identity in a data folder (for a closed roster, `--roster`).
+    #[command(
+        after_help = "Example:\n  echo \"rumos $(passcom peer-id --data ./data/rumos)\" >> roster.txt"
+    )]
+    PeerId(peer::PeerIdArgs),
     /// Start the three-airline demo network locally (rumos, giro, boreal) and print its URLs.
     Demo(peer::DemoArgs),
     /// Join the network as a plain gossip subscriber and print every event as a JSON line.
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Peer(args) => peer::run_peer(args),
+        Command::PeerId(args) => peer::run_peer_id(args),
         Command::Demo(args) => peer::run_demo(args),
         Command::Watch(args) => peer::run_watch(args),
         Command::Simulate(args) => simulate::run(args),

@@ -69,6 +69,13 @@ pub struct PeerArgs {
         value_name = "AIRLINE"
     )]
     partner_gone: Vec<String>,
+    /// A closed roster: a file of `AIRLINE PEER-ID` lines (`#` starts a comment; the ids
+    /// from `passcom peer-id --data DIR` of each peer). Only these airlines, with these keys,
+    /// belong to the network: events of any other origin or key are refused. Without it the
+    /// roster is open and the first key heard for an airline wins (logged, and shown in
+    /// `/admin/status`).
+    #[arg(long, env = "PASSCOM_ROSTER", value_name = "FILE")]
+    roster: Option<PathBuf>,
     /// A partner that has not answered the failure detector's probe for this long (ms) is
     /// treated as unreachable.
     #[arg(long, env = "PASSCOM_SUSPECT_AFTER_MS", default_value_t = 3000)]
@@ -205,6 +212,28 @@ pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
     cfg.node.partners = airline_set("--partners", &args.partners)?;
     cfg.node.gone_partners = airline_set("--partner-gone", &args.partner_gone)?;
     cfg.node.suspect_after_ms = args.suspect_after_ms.max(cfg.node.tick_ms);
+    if let Some(file) = &args.roster {
+        let roster = read_roster(file)?;
+        let (own, _) = passcom_net::identity::peer_id_of(&data).map_err(|e| e.to_string())?;
+        match roster.get(&AirlineId::new(airline.as_str())) {
+            Some((id, _)) if *id == own.to_string() => {}
+            Some((id, _)) => {
+                return Err(format!(
+                    "{}: {airline} is listed as {id}, but this peer's identity ({}) is {own}; fix the roster or --data",
+                    file.display(),
+                    data.join(passcom_net::identity::IDENTITY_FILE).display()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{}: {airline} is not listed; add the line `{airline} {own}`",
+                    file.display()
+                ));
+            }
+        }
+        cfg.node.roster = roster.into_iter().map(|(a, (_, key))| (a, key)).collect();
+        cfg.node.roster_closed = true;
+    }
     let rt = runtime()?;
     rt.block_on(async move {
         let handle = passcom_net::start(cfg).await.map_err(|e| e.to_string())?;
@@ -453,6 +482,71 @@ pub fn run_watch(args: WatchArgs) -> Result<ExitCode, String> {
 /// Parses a list of airline names given to `flag`.
 ///
 /// Errors: a name that is not 1 to 64 of `[a-z0-9_-]`, with the flag that gave it.
+/// Reads a roster file: one `AIRLINE PEER-ID` per line, `#` comments and blank lines
+/// ignored. Returns each airline's peer id (as written) and ed25519 key.
+///
+/// Errors: the file cannot be read, a line is malformed, an airline is listed twice, or a
+/// peer id is not an ed25519 identity — each naming the file and line.
+fn read_roster(
+    file: &std::path::Path,
+) -> Result<std::collections::BTreeMap<AirlineId, (String, [u8; 32])>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("--roster {}: cannot read it: {e}", file.display()))?;
+    let mut roster = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = || format!("{}:{}", file.display(), n + 1);
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let (Some(airline), Some(id), None) = (words.next(), words.next(), words.next()) else {
+            return Err(format!("{}: write `AIRLINE PEER-ID`, got {line:?}", at()));
+        };
+        if !passcom_net::wire::valid_airline_name(airline) {
+            return Err(format!(
+                "{}: {airline:?} is not an airline name (1 to 64 of a-z, 0-9, - and _)",
+                at()
+            ));
+        }
+        let key =
+            passcom_net::identity::ed25519_of_peer_id(id).map_err(|e| format!("{}: {e}", at()))?;
+        if roster
+            .insert(AirlineId::new(airline), (id.to_owned(), key))
+            .is_some()
+        {
+            return Err(format!("{}: {airline} is listed twice", at()));
+        }
+    }
+    Ok(roster)
+}
+
+/// `passcom peer-id`: prints the peer id of the identity in a data folder (creating the
+/// identity when the folder has none yet, so a roster can be written before the first start).
+///
+/// Errors: the folder or identity file cannot be created or read.
+pub fn run_peer_id(args: PeerIdArgs) -> Result<ExitCode, String> {
+    let (id, created) = passcom_net::identity::peer_id_of(&args.data).map_err(|e| e.to_string())?;
+    if created {
+        eprintln!(
+            "passcom: created a new identity in {}",
+            args.data
+                .join(passcom_net::identity::IDENTITY_FILE)
+                .display()
+        );
+    }
+    println!("{id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `passcom peer-id`.
+#[derive(clap::Args, Debug)]
+pub struct PeerIdArgs {
+    /// The peer's data folder (where `identity.key` is, or will be).
+    #[arg(long, env = "PASSCOM_DATA", value_name = "DIR")]
+    data: PathBuf,
+}
+
 fn airline_set(
     flag: &str,
     names: &[String],

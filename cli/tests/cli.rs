@@ -561,3 +561,80 @@ fn completions_are_printed_for_every_shell() {
     let out = passcom(&["completions", "tcsh"], None, dir.path());
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A closed roster from `passcom peer-id`: a roster that does not list the peer, or lists it
+/// under another key, or names a bad id, stops it at start with one line; a roster that lists
+/// it is closed and shows each airline's key as the peer id the roster named.
+#[test]
+fn a_closed_roster_is_written_from_peer_ids_and_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (rumos_data, giro_data) = (dir.path().join("rumos"), dir.path().join("giro"));
+    let id_of = |data: &Path| {
+        let out = passcom(&["peer-id", "--data", data.to_str().unwrap()], None, &home);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let rumos = id_of(&rumos_data);
+    let giro = id_of(&giro_data);
+    assert!(rumos.starts_with("12D3KooW"), "{rumos}");
+    assert_ne!(rumos, giro);
+    // The identity is kept: asking again gives the same id.
+    assert_eq!(id_of(&rumos_data), rumos);
+
+    let start_fails = |roster: &str, needle: &str| {
+        let file = dir.path().join("bad-roster.txt");
+        std::fs::write(&file, roster).unwrap();
+        let out = passcom(
+            &[
+                "peer",
+                "--airline",
+                "rumos",
+                "--data",
+                rumos_data.to_str().unwrap(),
+                "--roster",
+                file.to_str().unwrap(),
+                "--http",
+                "127.0.0.1:0",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+            ],
+            None,
+            &home,
+        );
+        assert!(!out.status.success(), "started with roster {roster:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    };
+    start_fails(&format!("giro {giro}\n"), "rumos is not listed");
+    start_fails(&format!("rumos {giro}\n"), "rumos is listed as");
+    start_fails("rumos not-a-peer-id\n", "bad-roster.txt:1");
+    start_fails(&format!("rumos {rumos}\nrumos {rumos}\n"), "listed twice");
+
+    let file = dir.path().join("roster.txt");
+    std::fs::write(
+        &file,
+        format!("# the network's airlines\nrumos {rumos}\ngiro  {giro}   # partner\n"),
+    )
+    .unwrap();
+    let peer = Peer::start_as(
+        "rumos",
+        &rumos_data,
+        &home,
+        &["--roster", file.to_str().unwrap()],
+    );
+    let status = json(
+        &peer
+            .ok(&["status", "--json", "--flights", "0"], None)
+            .stdout,
+    );
+    assert_eq!(status["roster_closed"], true, "{status}");
+    assert_eq!(status["roster"]["rumos"], rumos.as_str(), "{status}");
+    assert_eq!(status["roster"]["giro"], giro.as_str(), "{status}");
+    let readable = text(&peer.ok(&["status", "--flights", "0"], None).stdout);
+    assert!(
+        readable.contains("roster    closed: giro, rumos"),
+        "{readable}"
+    );
+}

@@ -157,6 +157,11 @@ pub struct StatusDto {
     pub state_detail: Option<String>,
     /// Every partner seen since start, as the failure detector sees it.
     pub peers: Vec<PeerHealthDto>,
+    /// Whether the roster is closed (`passcom peer --roster FILE`): only its airlines and keys
+    /// belong to the network. When open, the first key heard for an airline wins.
+    pub roster_closed: bool,
+    /// The key bound to each airline, as the peer id that holds it.
+    pub roster: BTreeMap<String, String>,
     /// Equivocations seen since start (two events under one number), in all.
     pub equivocations: u64,
     /// The first equivocations seen.
@@ -242,49 +247,75 @@ pub async fn status(
     }
     let net = s.backend.status();
     let now = s.backend.now();
-    let (state, state_detail, peers, equivocations, equivocation_list, stranded_seats) =
-        read(&*s.backend, |n| {
-            let (state, detail) = match n.state() {
-                passcom_node::PeerState::Active => ("active", None),
-                passcom_node::PeerState::Recovering { caught_up_with, .. } => (
-                    "recovering",
-                    Some(format!(
-                        "caught up by: {}",
-                        caught_up_with
-                            .iter()
-                            .map(|a| a.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                ),
-                passcom_node::PeerState::Halted { reason } => ("halted", Some(reason)),
-            };
-            let peers = n
-                .health()
-                .into_iter()
-                .map(|(a, h)| PeerHealthDto {
-                    airline: a.to_string(),
-                    connected: h.connected,
-                    reachable: h.reachable,
-                    last_heard_ms_ago: h.last_heard.map(|t| (now - t).max(0)),
-                })
-                .collect::<Vec<_>>();
-            let (list, count) = n.equivocations();
-            let list = list
-                .iter()
-                .map(|e| EquivocationDto {
-                    origin: e.origin.to_string(),
-                    seq: e.seq,
-                    delivered_by: e.delivered_by.to_string(),
-                })
-                .collect::<Vec<_>>();
-            let stranded = n
-                .stranded_seats(now)
-                .into_iter()
-                .map(|(a, c)| (a.to_string(), c))
-                .collect::<BTreeMap<_, _>>();
-            (state.to_owned(), detail, peers, count, list, stranded)
-        });
+    let (
+        state,
+        state_detail,
+        peers,
+        equivocations,
+        equivocation_list,
+        stranded_seats,
+        roster,
+        roster_closed,
+    ) = read(&*s.backend, |n| {
+        let (state, detail) = match n.state() {
+            passcom_node::PeerState::Active => ("active", None),
+            passcom_node::PeerState::Recovering { caught_up_with, .. } => (
+                "recovering",
+                Some(format!(
+                    "caught up by: {}",
+                    caught_up_with
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ),
+            passcom_node::PeerState::Halted { reason } => ("halted", Some(reason)),
+        };
+        let peers = n
+            .health()
+            .into_iter()
+            .map(|(a, h)| PeerHealthDto {
+                airline: a.to_string(),
+                connected: h.connected,
+                reachable: h.reachable,
+                last_heard_ms_ago: h.last_heard.map(|t| (now - t).max(0)),
+            })
+            .collect::<Vec<_>>();
+        let (list, count) = n.equivocations();
+        let list = list
+            .iter()
+            .map(|e| EquivocationDto {
+                origin: e.origin.to_string(),
+                seq: e.seq,
+                delivered_by: e.delivered_by.to_string(),
+            })
+            .collect::<Vec<_>>();
+        let stranded = n
+            .stranded_seats(now)
+            .into_iter()
+            .map(|(a, c)| (a.to_string(), c))
+            .collect::<BTreeMap<_, _>>();
+        let roster = n
+            .roster()
+            .iter()
+            .map(|(a, k)| {
+                let id = passcom_net::identity::peer_id_of_key(k).unwrap_or_default();
+                (a.to_string(), id)
+            })
+            .collect::<BTreeMap<_, _>>();
+        let closed = n.config().roster_closed;
+        (
+            state.to_owned(),
+            detail,
+            peers,
+            count,
+            list,
+            stranded,
+            roster,
+            closed,
+        )
+    });
     let (pools, handovers, holds, pending, tickets_known) = read(&*s.backend, |n| {
         let mut upcoming: Vec<&Flight> = n
             .catalog()
@@ -335,6 +366,8 @@ pub async fn status(
         state,
         state_detail,
         peers,
+        roster_closed,
+        roster,
         equivocations,
         equivocation_list,
         stranded_seats,

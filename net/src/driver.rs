@@ -110,6 +110,9 @@ pub(crate) struct Driver {
     listen: Vec<Multiaddr>,
     /// libp2p's recorder of swarm, identify and gossipsub events (the peer's registry).
     metrics: libp2p::metrics::Metrics,
+    /// Airlines whose key the node's roster held after the last batch, to log each key the
+    /// moment it is bound (on an open roster, the first key heard for an airline wins).
+    keys_bound: BTreeSet<AirlineId>,
 }
 
 impl Driver {
@@ -172,6 +175,7 @@ impl Driver {
             cut: BTreeSet::new(),
             cut_blocked: HashSet::new(),
             hung_up: HashSet::new(),
+            keys_bound: BTreeSet::new(),
             dials: HashMap::new(),
             listen: Vec::new(),
             metrics,
@@ -272,12 +276,40 @@ impl Driver {
         // tasks (HTTP connections) elsewhere meanwhile.
         let outputs = crate::blocking(|| {
             let mut guard = lock(&self.node);
-            guard
-                .as_mut()
-                .map(|node| node.handle_batch(inputs, now_ms()))
+            guard.as_mut().map(|node| {
+                let out = node.handle_batch(inputs, now_ms());
+                (out, node.roster(), node.config().roster_closed)
+            })
         });
-        let Some(outputs) = outputs else { return };
+        let Some((outputs, roster, closed)) = outputs else {
+            return;
+        };
+        self.log_new_keys(&roster, closed);
         self.perform(outputs, &mut g);
+    }
+
+    /// Logs every airline key the roster bound since the last batch. On an open roster the
+    /// first key heard for an airline wins for good, so an operator must see which key that
+    /// was (a warning, also shown by `/admin/status`); a closed roster (`--roster`) only
+    /// binds the keys it lists.
+    fn log_new_keys(&mut self, roster: &BTreeMap<AirlineId, [u8; 32]>, closed: bool) {
+        if roster.len() == self.keys_bound.len() {
+            return;
+        }
+        for (airline, key) in roster {
+            if self.keys_bound.insert(airline.clone()) && *airline != self.airline {
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                if closed {
+                    tracing::info!(%airline, key = %hex, "roster: key of {airline} (closed roster)");
+                } else {
+                    tracing::warn!(
+                        %airline,
+                        key = %hex,
+                        "roster: {airline} is now bound to the first key heard for it (open roster: first key wins; pass --roster FILE to name the keys yourself)"
+                    );
+                }
+            }
+        }
     }
 
     /// Performs the node's outputs in order, then reports the verdict on every gossip message

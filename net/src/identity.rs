@@ -73,6 +73,51 @@ pub(crate) fn secret_of(kp: &Keypair) -> [u8; 32] {
     out
 }
 
+/// The 32-byte ed25519 public key inside a peer id (a Passcom peer id is its airline's
+/// signing key, inlined in the id), so a roster can be written with the ids that
+/// `passcom peer-id` prints.
+///
+/// Errors: the text is not a peer id, or the id does not inline an ed25519 key (ids of other
+/// key types hash the key and cannot give it back).
+pub fn ed25519_of_peer_id(text: &str) -> Result<[u8; 32], String> {
+    let id: libp2p::PeerId = text.parse().map_err(|e| {
+        format!("{text:?} is not a libp2p peer id ({e}); copy it from `passcom peer-id`")
+    })?;
+    // An identity multihash (code 0) carries the protobuf-encoded public key itself.
+    let mh: &libp2p::multihash::Multihash<64> = id.as_ref();
+    if mh.code() != 0 {
+        return Err(format!(
+            "peer id {text} hashes its key instead of inlining it: not a Passcom (ed25519) identity"
+        ));
+    }
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(mh.digest())
+        .map_err(|e| format!("peer id {text} holds no readable public key ({e})"))?;
+    ed25519_public(&key).ok_or_else(|| format!("peer id {text} is not an ed25519 identity"))
+}
+
+/// The peer id of the identity in `dir`, created when `dir` has none yet (so that a closed
+/// roster can be written before the network's first start).
+///
+/// Returns the id and whether the identity was created now.
+///
+/// Errors: as [`load_or_create`].
+pub fn peer_id_of(dir: &Path) -> Result<(libp2p::PeerId, bool), NetError> {
+    let existed = dir.join(IDENTITY_FILE).exists();
+    let (kp, _) = load_or_create(dir)?;
+    Ok((kp.public().to_peer_id(), !existed))
+}
+
+/// The peer id (as text) of an ed25519 public key: what `passcom peer-id` prints for the
+/// peer holding its secret. `None` when the bytes are not a valid ed25519 key.
+pub fn peer_id_of_key(key: &[u8; 32]) -> Option<String> {
+    let ed = libp2p::identity::ed25519::PublicKey::try_from_bytes(key).ok()?;
+    Some(
+        libp2p::identity::PublicKey::from(ed)
+            .to_peer_id()
+            .to_string(),
+    )
+}
+
 /// The 32 bytes of an ed25519 public key, or `None` for another key type.
 pub(crate) fn ed25519_public(key: &libp2p::identity::PublicKey) -> Option<[u8; 32]> {
     key.clone().try_into_ed25519().ok().map(|k| k.to_bytes())

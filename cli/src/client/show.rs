@@ -172,6 +172,16 @@ pub(super) fn status_text(st: &StatusDto) -> String {
             .collect();
         s.push_str(&format!("hung up   {}\n", out.join(", ")));
     }
+    let airlines: Vec<&str> = st.roster.keys().map(String::as_str).collect();
+    s.push_str(&format!(
+        "roster    {}: {}\n",
+        if st.roster_closed {
+            "closed"
+        } else {
+            "open (first key heard wins)"
+        },
+        airlines.join(", ")
+    ));
     let clock: Vec<String> = st.clock.iter().map(|(k, n)| format!("{k}={n}")).collect();
     s.push_str(&format!("clock     {}\n", clock.join(" ")));
     s.push_str(&format!(
