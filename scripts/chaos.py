@@ -372,6 +372,14 @@ def main():
             wait_until(f"{p} answers", lambda port=port: http(port, "GET", "/api/health")[0] == 200, 30)
         log("three peers healthy")
         admin = {p: operator_token(p) for p in PEERS}
+        # The roster service wrote the three peer ids at first start: every peer's roster is
+        # closed and names the three airlines.
+        for p, port in PEERS.items():
+            status, st = http(port, "GET", "/admin/status?flights=0", token=admin[p])
+            assert status == 200, f"status of {p}: {status} {st}"
+            assert st["roster_closed"] is True, f"{p}: roster open: {st['roster']}"
+            assert sorted(st["roster"]) == sorted(PEERS), f"{p}: roster {st['roster']}"
+        log("closed roster of three airlines at every peer")
         wait_until("the catalog to converge", lambda: converged(admin), 120)
         report["two_airline_ticket"] = buy_two_airlines()["id"]
         flights = pick_flights()

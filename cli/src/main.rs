@@ -29,6 +29,12 @@ enum Command {
         after_help = "Example:\n  echo \"rumos $(passcom peer-id --data ./data/rumos)\" >> roster.txt"
     )]
     PeerId(peer::PeerIdArgs),
+    /// Write the closed roster of a network whose data folders are all here (identities are
+    /// created where missing); an existing roster that says the same is kept.
+    #[command(
+        after_help = "Example:\n  passcom roster --out roster.txt rumos=data/rumos giro=data/giro boreal=data/boreal"
+    )]
+    Roster(peer::RosterArgs),
     /// Start the three-airline demo network locally (rumos, giro, boreal) and print its URLs.
     Demo(peer::DemoArgs),
     /// Join the network as a plain gossip subscriber and print every event as a JSON line.
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Peer(args) => peer::run_peer(args),
         Command::PeerId(args) => peer::run_peer_id(args),
+        Command::Roster(args) => peer::run_roster(args),
         Command::Demo(args) => peer::run_demo(args),
         Command::Watch(args) => peer::run_watch(args),
         Command::Simulate(args) => simulate::run(args),

@@ -539,6 +539,65 @@ pub fn run_peer_id(args: PeerIdArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `passcom roster`: writes the closed roster of a network whose data folders are all at
+/// hand (the compose network's first start): each airline's peer id, its identity created
+/// when its folder has none yet. An existing roster file is kept when it says the same, so a
+/// restart changes nothing.
+///
+/// Errors: a bad `AIRLINE=DIR` pair, an identity that cannot be read or created, or an
+/// existing roster that differs (a data folder replaced by another identity: fix the file or
+/// restore the folder's identity.key).
+pub fn run_roster(args: RosterArgs) -> Result<ExitCode, String> {
+    let mut text = String::from("# airline peer-id (written by `passcom roster`)\n");
+    for pair in &args.peers {
+        let (airline, dir) = pair.split_once('=').ok_or_else(|| {
+            format!("{pair:?}: write AIRLINE=DATA-FOLDER, such as rumos=/data/rumos")
+        })?;
+        if !passcom_net::wire::valid_airline_name(airline) {
+            return Err(format!(
+                "{pair:?}: {airline:?} is not an airline name (1 to 64 of a-z, 0-9, - and _)"
+            ));
+        }
+        let (id, _) = passcom_net::identity::peer_id_of(std::path::Path::new(dir))
+            .map_err(|e| e.to_string())?;
+        text.push_str(&format!("{airline} {id}\n"));
+    }
+    match std::fs::read_to_string(&args.out) {
+        Ok(old) if old == text => {}
+        Ok(_) => {
+            return Err(format!(
+                "{} already names other keys than the data folders hold; a folder has a new identity: restore its identity.key, or delete {} to accept the new keys",
+                args.out.display(),
+                args.out.display()
+            ));
+        }
+        Err(_) => {
+            if let Some(dir) = args.out.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            // Written whole or not at all: a peer must never read half a roster.
+            let tmp = args.out.with_extension("tmp");
+            std::fs::write(&tmp, &text)
+                .and_then(|()| std::fs::rename(&tmp, &args.out))
+                .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+        }
+    }
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `passcom roster`.
+#[derive(clap::Args, Debug)]
+pub struct RosterArgs {
+    /// Where to write the roster (read by `passcom peer --roster FILE`).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Each airline of the network and its data folder, as AIRLINE=DIR.
+    #[arg(required = true, value_name = "AIRLINE=DIR")]
+    peers: Vec<String>,
+}
+
 /// Arguments of `passcom peer-id`.
 #[derive(clap::Args, Debug)]
 pub struct PeerIdArgs {

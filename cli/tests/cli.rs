@@ -637,4 +637,44 @@ fn a_closed_roster_is_written_from_peer_ids_and_checked_at_start() {
         readable.contains("roster    closed: giro, rumos"),
         "{readable}"
     );
+    drop(peer);
+
+    // `passcom roster` writes the same from the data folders (creating boreal's identity),
+    // keeps a roster that says the same, and refuses one that names other keys.
+    let boreal_data = dir.path().join("boreal");
+    let written = dir.path().join("compose").join("roster.txt");
+    let pairs = [
+        format!("rumos={}", rumos_data.display()),
+        format!("giro={}", giro_data.display()),
+        format!("boreal={}", boreal_data.display()),
+    ];
+    let roster = |home: &Path| {
+        let mut args = vec!["roster", "--out", written.to_str().unwrap()];
+        args.extend(pairs.iter().map(String::as_str));
+        passcom(&args, None, home)
+    };
+    let out = roster(&home);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let boreal = id_of(&boreal_data);
+    let file = std::fs::read_to_string(&written).unwrap();
+    for line in [
+        format!("rumos {rumos}"),
+        format!("giro {giro}"),
+        format!("boreal {boreal}"),
+    ] {
+        assert!(file.lines().any(|l| l == line), "{line:?} not in {file}");
+    }
+    assert!(
+        roster(&home).status.success(),
+        "a second run changed the roster"
+    );
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), file);
+    std::fs::write(&written, file.replace(&giro, &rumos)).unwrap();
+    let out = roster(&home);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already names other keys"),
+        "{}",
+        text(&out.stderr)
+    );
 }
