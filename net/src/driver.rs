@@ -278,13 +278,18 @@ impl Driver {
             let mut guard = lock(&self.node);
             guard.as_mut().map(|node| {
                 let out = node.handle_batch(inputs, now_ms());
-                (out, node.roster(), node.config().roster_closed)
+                // The roster only grows when a key is first bound: copy it only then.
+                let grew = node.roster_len() != self.keys_bound.len();
+                let roster = grew.then(|| (node.roster(), node.config().roster_closed));
+                (out, roster)
             })
         });
-        let Some((outputs, roster, closed)) = outputs else {
+        let Some((outputs, roster)) = outputs else {
             return;
         };
-        self.log_new_keys(&roster, closed);
+        if let Some((roster, closed)) = roster {
+            self.log_new_keys(&roster, closed);
+        }
         self.perform(outputs, &mut g);
     }
 
@@ -293,9 +298,6 @@ impl Driver {
     /// was (a warning, also shown by `/admin/status`); a closed roster (`--roster`) only
     /// binds the keys it lists.
     fn log_new_keys(&mut self, roster: &BTreeMap<AirlineId, [u8; 32]>, closed: bool) {
-        if roster.len() == self.keys_bound.len() {
-            return;
-        }
         for (airline, key) in roster {
             if self.keys_bound.insert(airline.clone()) && *airline != self.airline {
                 let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();

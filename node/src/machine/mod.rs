@@ -520,7 +520,13 @@ impl Node {
         &self.outbox
     }
 
-    /// The verifying keys known, by airline.
+    /// How many airlines the roster binds to a key: cheap, for callers that watch it grow.
+    pub fn roster_len(&self) -> usize {
+        self.roster.len()
+    }
+
+    /// The verifying keys known, by airline (a copy: see [`Node::roster_len`] to notice a new
+    /// binding without making one).
     pub fn roster(&self) -> BTreeMap<AirlineId, [u8; 32]> {
         self.roster
             .iter()
