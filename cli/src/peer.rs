@@ -125,7 +125,7 @@ pub struct WatchArgs {
     /// A peer to join through (repeat for several).
     #[arg(long, required = true)]
     bootstrap: Vec<libp2p::Multiaddr>,
-    /// Topic to subscribe to (repeat); default passcom/v2/events.
+    /// Topic to subscribe to (repeat); default passcom/v3/events.
     #[arg(long)]
     topic: Vec<String>,
     /// Exit after this many events.

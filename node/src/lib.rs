@@ -7,6 +7,7 @@
 //! - [`routes`]: route search over the catalog (pure).
 //! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
 
+mod bytes;
 pub mod demo;
 pub mod machine;
 pub mod model;

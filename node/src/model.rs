@@ -89,8 +89,10 @@ pub struct Event {
     /// Tickets sold or cancelled by the origin.
     pub tickets: Vec<Ticket>,
     /// Automerge changes to the origin's own catalog document.
+    #[serde(with = "crate::bytes::list")]
     pub catalog: Vec<Vec<u8>>,
     /// ed25519 signature by the origin over everything above (empty when signing is off).
+    #[serde(with = "crate::bytes")]
     pub signature: Vec<u8>,
 }
 
@@ -119,8 +121,10 @@ pub struct KeyRecord {
     /// The airline.
     pub airline: AirlineId,
     /// Its ed25519 verifying key (32 bytes).
+    #[serde(with = "crate::bytes")]
     pub key: Vec<u8>,
     /// ed25519 signature by `key` over [`KeyRecord::signed_bytes`].
+    #[serde(with = "crate::bytes")]
     pub signature: Vec<u8>,
 }
 
@@ -141,6 +145,7 @@ pub enum Message {
     /// New events (live, on gossip) or the events a peer lacked (catch-up, direct).
     Events {
         /// The events, in origin then sequence order.
+        #[serde(with = "crate::bytes::events")]
         events: Vec<Event>,
     },
     /// "This is what I have applied: send me what I lack." Always answered by a
@@ -156,6 +161,7 @@ pub enum Message {
     /// origins so that no origin's backlog starves another's (see `Node::events_missing_from`).
     Page {
         /// The events, at most `Config::max_events_per_sync`.
+        #[serde(with = "crate::bytes::events")]
         events: Vec<Event>,
         /// The responder has more that the asker lacks: ask again at once.
         more: bool,

@@ -1852,7 +1852,7 @@ impl Node {
                 continue;
             }
             if let Some(d) = self.deferred.get(&(ev.origin.clone(), ev.seq)) {
-                if d.event.signed_bytes() != ev.signed_bytes() {
+                if !recovery::same_event(&d.event, &ev) {
                     self.second_version(&ev, from);
                 }
                 continue;

@@ -236,7 +236,7 @@ impl Node {
             Err(_) => None,
         };
         if let Some(ours) = ours
-            && ours.signed_bytes() != ev.signed_bytes()
+            && !same_event(&ours, ev)
         {
             self.second_version(ev, from);
         }
@@ -278,4 +278,19 @@ impl Node {
             self.phase = Phase::Halted(reason);
         }
     }
+}
+
+/// Whether two events with the same origin and number are the same event. ed25519 signatures
+/// are deterministic (RFC 8032), so two copies of one signed event carry the same signature and
+/// comparing 64 bytes is enough: a copy of every event comes back from each partner, and
+/// encoding both to compare them was most of the cost of a duplicate. Two different events
+/// with equal signatures cannot both be valid: one is a forgery that copied the other's
+/// signature, and treating it as a copy ignores it (an applied event was verified; a deferred
+/// one is verified before it applies, and the catch-up brings the true one if it was not).
+/// Unsigned events (signing off) are compared whole.
+pub(super) fn same_event(a: &Event, b: &Event) -> bool {
+    if !a.signature.is_empty() && !b.signature.is_empty() {
+        return a.signature == b.signature;
+    }
+    a.signed_bytes() == b.signed_bytes()
 }
