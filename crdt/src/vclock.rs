@@ -23,9 +23,24 @@ pub enum Causality {
 }
 
 /// Highest contiguous event number applied, per origin. Absent origins count as 0.
+///
+/// The map is private and nothing lowers an entry: a clock only moves forward
+/// ([`VectorClock::observe`], [`VectorClock::merge`]), so no caller can make a peer forget
+/// that it applied (or wrote) an event and number a second one the same.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct VectorClock(pub BTreeMap<AirlineId, u64>);
+pub struct VectorClock(BTreeMap<AirlineId, u64>);
+
+impl FromIterator<(AirlineId, u64)> for VectorClock {
+    /// A clock from (origin, highest event) pairs; a repeated origin keeps its highest.
+    fn from_iter<I: IntoIterator<Item = (AirlineId, u64)>>(iter: I) -> Self {
+        let mut c = VectorClock::new();
+        for (origin, seq) in iter {
+            c.observe(&origin, seq);
+        }
+        c
+    }
+}
 
 impl VectorClock {
     /// An empty clock: no event of any origin.
@@ -36,6 +51,11 @@ impl VectorClock {
     /// The highest contiguous event of `origin` (0 when none).
     pub fn get(&self, origin: &AirlineId) -> u64 {
         self.0.get(origin).copied().unwrap_or(0)
+    }
+
+    /// Every (origin, highest event) entry, in name order (entries at 0 included).
+    pub fn iter(&self) -> impl Iterator<Item = (&AirlineId, u64)> {
+        self.0.iter().map(|(o, s)| (o, *s))
     }
 
     /// Every origin with at least one event here, in name order.
@@ -92,12 +112,10 @@ mod tests {
     use super::*;
 
     fn clock(entries: &[(&str, u64)]) -> VectorClock {
-        VectorClock(
-            entries
-                .iter()
-                .map(|(o, s)| (AirlineId::new(*o), *s))
-                .collect(),
-        )
+        entries
+            .iter()
+            .map(|(o, s)| (AirlineId::new(*o), *s))
+            .collect()
     }
 
     #[test]

@@ -51,7 +51,7 @@ proptest! {
         x in proptest::collection::btree_map(0..3usize, 0..10u64, 0..3),
         y in proptest::collection::btree_map(0..3usize, 0..10u64, 0..3),
     ) {
-        let clock = |m: &BTreeMap<usize, u64>| VectorClock(m.iter().map(|(k, v)| (peer(*k), *v)).collect());
+        let clock = |m: &BTreeMap<usize, u64>| m.iter().map(|(k, v)| (peer(*k), *v)).collect::<VectorClock>();
         let (a, b) = (clock(&x), clock(&y));
         let mut ab = a.clone();
         ab.merge(&b);

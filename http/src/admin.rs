@@ -392,12 +392,7 @@ pub async fn status(
                 peer_id: c.peer_id,
             })
             .collect(),
-        clock: net
-            .clock
-            .0
-            .into_iter()
-            .map(|(a, v)| (a.to_string(), v))
-            .collect(),
+        clock: net.clock.iter().map(|(a, v)| (a.to_string(), v)).collect(),
         pools,
         handovers,
         holds,

@@ -450,8 +450,8 @@ impl Checker {
             if first.clock() != other.clock() {
                 return Some(format!(
                     "vector clocks differ: {a} {:?}, {b} {:?}",
-                    first.clock().0,
-                    other.clock().0
+                    first.clock(),
+                    other.clock()
                 ));
             }
             if first.tickets() != other.tickets() {

@@ -723,7 +723,8 @@ impl Node {
             if let Some(key) = &self.signer {
                 ev.signature = key.sign(&ev.signed_bytes()).to_bytes().to_vec();
             }
-            self.clock.observe(&self.cfg.airline, seq);
+            // The clock moves only once the event is durable (below): a failed commit leaves
+            // the number free, and nothing ever lowers a clock.
             self.batch.clock(self.cfg.airline.clone(), seq);
             self.batch.event(ev.clone());
             sealed = Some(ev);
@@ -736,12 +737,9 @@ impl Node {
         let direct = std::mem::take(&mut self.direct);
         self.sync_asked.clear();
         self.tickets_in_batch = 0;
-        if let Err(e) = self.store.commit(batch) {
-            if let Some(ev) = &sealed {
-                // The event never became durable: forget its number so it is reused.
-                self.clock.0.insert(ev.origin.clone(), ev.seq - 1);
-            }
-            return Err(e);
+        self.store.commit(batch)?;
+        if let Some(ev) = &sealed {
+            self.clock.observe(&ev.origin, ev.seq);
         }
         self.refresh_sync_clocks();
         if let Some(ev) = sealed {

@@ -312,12 +312,7 @@ impl Simulation {
                 continue;
             };
             let foreign = |a: &AirlineId| !self.world.airlines.contains(a);
-            traces += node
-                .clock()
-                .0
-                .iter()
-                .filter(|(o, s)| foreign(o) && **s > 0)
-                .count();
+            traces += node.clock().origins().filter(|o| foreign(o)).count();
             traces += node
                 .tickets()
                 .values()
