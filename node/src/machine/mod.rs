@@ -39,6 +39,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod catalog;
 mod catchup;
 mod deferred;
+mod escrow;
 mod keys;
 mod liveness;
 mod purchases;
@@ -68,6 +69,18 @@ pub struct Config {
     pub refill_low_water: u32,
     /// How many seats a refill asks for.
     pub refill_batch: u32,
+    /// Move unsold seats of this airline's flights to the partners that sell them, ahead of
+    /// need (see `machine/escrow.rs`). Off: escrow shares stay as the flight was created,
+    /// refilled only when a partner's pool runs low.
+    pub adaptive_escrow: bool,
+    /// Sales older than this no longer count for a partner's share (ms).
+    pub escrow_window_ms: i64,
+    /// At most this many seats move to one partner for one flight at a time.
+    pub escrow_max_move: u32,
+    /// Seats of one flight move to one partner at most once per this period (ms).
+    pub escrow_move_every_ms: i64,
+    /// No seat moves ahead of need for a flight departing within this time (ms).
+    pub escrow_freeze_before_ms: i64,
     /// At most this many events go in one catch-up page. Large pages amortise the round
     /// trip and the commit of each page over many events; the wire cuts a page into parts
     /// of at most `CHUNK_BYTES` (net crate) when it is larger.
@@ -145,6 +158,11 @@ impl Config {
             tick_ms: 1_000,
             refill_low_water: 4,
             refill_batch: 12,
+            adaptive_escrow: true,
+            escrow_window_ms: 600_000,
+            escrow_max_move: 8,
+            escrow_move_every_ms: 2_000,
+            escrow_freeze_before_ms: 1_800_000,
             max_events_per_sync: 2048,
             max_deferred: 10_000,
             signing_key: None,
@@ -225,6 +243,8 @@ pub struct Node {
     /// Keys of the operations still pending: an index, so retries need not scan every record.
     pending: BTreeSet<String>,
     requested: BTreeMap<(AirlineId, FlightId), Millis>,
+    /// Recent sales of this airline's flights, for the escrow policy.
+    demand: escrow::Demand,
     // Scratch of the batch in progress.
     batch: Batch,
     local_tokens: Vec<TokenUpdate>,
@@ -353,6 +373,7 @@ impl Node {
             waiters: BTreeMap::new(),
             pending: BTreeSet::new(),
             requested: BTreeMap::new(),
+            demand: escrow::Demand::default(),
             batch: Batch::default(),
             local_tokens: Vec::new(),
             local_tickets: Vec::new(),

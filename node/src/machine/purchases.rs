@@ -400,6 +400,7 @@ impl Node {
         self.tickets.insert(ticket_id.clone(), ticket.clone());
         self.batch.ticket(ticket.clone());
         self.local_tickets.push(ticket.clone());
+        self.note_sale(&ticket, now);
         self.after_sale(&chosen, now);
         Attempt::Finished(Operation::Confirmed(ticket_id), Reply::Ticket(ticket))
     }

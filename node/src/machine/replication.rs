@@ -219,7 +219,10 @@ impl Node {
         for t in &ev.tickets {
             let merged = match self.tickets.get(&t.id) {
                 Some(old) => old.merge(t),
-                None => t.clone(),
+                None => {
+                    self.note_sale(t, now);
+                    t.clone()
+                }
             };
             self.tickets.insert(t.id.clone(), merged.clone());
             self.batch.ticket(merged);

@@ -32,6 +32,7 @@ impl Node {
                     self.release_hold(&h, now);
                 }
                 self.expire_pending(now);
+                self.rebalance_escrow(now);
                 self.tokens_arrived = true;
             }
             Timer::Deadline(_) if self.phase.is_active() => self.expire_pending(now),
