@@ -9,6 +9,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// How an airline's escrow shares move (`passcom peer --escrow-policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EscrowPolicy {
+    /// Shares follow demand: unsold seats move ahead of need to the partners that sell them.
+    Adaptive,
+    /// Shares stay as created; a partner's pool is refilled only when it runs low.
+    Fixed,
+}
+
 /// Arguments of `passcom peer`.
 #[derive(clap::Args)]
 pub struct PeerArgs {
@@ -80,6 +89,17 @@ pub struct PeerArgs {
     /// treated as unreachable.
     #[arg(long, env = "PASSCOM_SUSPECT_AFTER_MS", default_value_t = 3000)]
     suspect_after_ms: i64,
+    /// How this airline's escrow shares move: `adaptive` hands unsold seats ahead of need to
+    /// the partners that sell them (in proportion to their recent sales, never under their
+    /// share); `fixed` keeps the shares a flight was created with, refilled only on request.
+    #[arg(long, env = "PASSCOM_ESCROW_POLICY", value_enum, default_value_t = EscrowPolicy::Adaptive)]
+    escrow_policy: EscrowPolicy,
+    /// Sales of the last this many seconds count for a partner's share (adaptive policy).
+    #[arg(long, env = "PASSCOM_ESCROW_WINDOW_S", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    escrow_window_s: u32,
+    /// At most this many seats of one flight move to one partner at a time (adaptive policy).
+    #[arg(long, env = "PASSCOM_ESCROW_MAX_MOVE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    escrow_max_move: u32,
     /// Do not run a peer: exit 0 if the peer at --http answers GET /api/health with 2xx, else
     /// 1 (for a container healthcheck without curl).
     #[arg(long)]
@@ -212,6 +232,9 @@ pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
     cfg.node.partners = airline_set("--partners", &args.partners)?;
     cfg.node.gone_partners = airline_set("--partner-gone", &args.partner_gone)?;
     cfg.node.suspect_after_ms = args.suspect_after_ms.max(cfg.node.tick_ms);
+    cfg.node.adaptive_escrow = args.escrow_policy == EscrowPolicy::Adaptive;
+    cfg.node.escrow_window_ms = i64::from(args.escrow_window_s) * 1_000;
+    cfg.node.escrow_max_move = args.escrow_max_move;
     if let Some(file) = &args.roster {
         let roster = read_roster(file)?;
         let (own, _) = passcom_net::identity::peer_id_of(&data).map_err(|e| e.to_string())?;

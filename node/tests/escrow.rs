@@ -117,7 +117,11 @@ fn nothing_moves_to_a_partner_that_is_cut_off() {
         assert!(c.ticket(id).is_some());
     }
     c.settle();
-    assert_eq!(pools(&c, "rumos", "RU1").get("giro"), None, "rumos saw giro's sales");
+    assert_eq!(
+        pools(&c, "rumos", "RU1").get("giro"),
+        None,
+        "rumos saw giro's sales"
+    );
     c.partition("giro");
     c.ticks(10, 1_000);
     let pools = pools(&c, "rumos", "RU1");
