@@ -33,6 +33,8 @@ mod inject;
 mod network;
 mod peers;
 pub mod rogue;
+mod twins;
+mod wire_path;
 mod workload;
 
 use crate::backend::SharedMemoryBackend;
@@ -223,6 +225,8 @@ struct Simulation {
     /// Silent cuts and their watched ends.
     cuts: inject::Cuts,
     rogues: Option<rogue::Rogues>,
+    /// Second processes with a peer's identity (`twins`).
+    twins: twins::Twins,
 }
 
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -313,6 +317,7 @@ impl Simulation {
             drives: 0,
             cuts: inject::Cuts::default(),
             rogues,
+            twins: twins::Twins::default(),
         }
     }
 
@@ -333,7 +338,9 @@ impl Simulation {
         self.metrics.faults.signed = self.sched.faults.signatures;
         self.metrics.faults.small_pages =
             self.sched.faults.max_events_per_sync == crate::faults::SMALL_SYNC_PAGE;
+        self.metrics.faults.wire = self.sched.faults.wire;
         self.finish_watches();
+        self.finish_twins();
         self.finish_metrics();
         self.count_rogue_traces();
         if let Some(r) = self.rogues.take() {

@@ -90,16 +90,19 @@ impl Simulation {
                 let Some(&to) = self.index.get(&to) else {
                     return;
                 };
-                let size = self.size(&msg);
-                if self.net.carries(n, to) {
-                    self.transmit(n, to, 1, msg, size);
+                for (part, size) in self.on_the_wire(msg, true) {
+                    if self.net.carries(n, to) && !self.taken_by_twin(n, to, 1, &part, true) {
+                        self.transmit(n, to, 1, part, size);
+                    }
                 }
             }
             Output::Broadcast(msg) => {
                 self.mix(2);
-                let size = self.size(&msg);
-                for (to, hops) in self.gossip_reach(n) {
-                    self.transmit(n, to, hops, msg.clone(), size);
+                for (part, size) in self.on_the_wire(msg, false) {
+                    for (to, hops) in self.gossip_reach(n) {
+                        self.taken_by_twin(n, to, hops, &part, false);
+                        self.transmit(n, to, hops, part.clone(), size);
+                    }
                 }
             }
             Output::SetTimer { at, timer } => {
@@ -124,6 +127,9 @@ impl Simulation {
                 if let Some(r) = self.rogues.as_mut() {
                     r.counts.rejected += 1;
                 }
+            }
+            Output::Rejected { from, .. } if self.is_twinned(&from) => {
+                self.metrics.faults.twin_rejections += 1;
             }
             Output::Rejected { from, reason } => {
                 let me = self.world.airlines[n].clone();
