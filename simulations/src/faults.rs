@@ -261,7 +261,8 @@ impl FaultPlan {
             rollback_rate,
             never_return_at_step,
             never_return_for_good: never_return_at_step.is_some() && for_good,
-            signatures: set.has(FaultFamily::Signatures),
+            // A twin's second versions prove an equivocation only when signed by its origin.
+            signatures: set.has(FaultFamily::Signatures) || twin_at_step.is_some(),
             max_events_per_sync: if set.has(FaultFamily::SmallPages)
                 && (long_outage_rate > 0.0 || never_return_at_step.is_some())
             {

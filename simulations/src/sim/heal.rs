@@ -59,6 +59,7 @@ impl Simulation {
                     break;
                 }
                 self.check_stuck();
+                self.restart_halted_twinned();
             }
             let next_at = self.queue.peek().map(|e| e.at);
             if self.now >= deadline

@@ -181,6 +181,7 @@ impl Simulation {
             self.start_twin();
         }
         self.twin_client();
+        self.restart_halted_twinned();
     }
 
     /// A running peer chosen by the fault generator, if any runs.

@@ -22,6 +22,9 @@ use super::*;
 use crate::backend::SharedMemoryBackend;
 use std::collections::BTreeSet;
 
+/// How long the operator takes to restart a halted peer once its twin is stopped (sim ms).
+const TWIN_RESTART_MS: Millis = 1_000;
+
 /// The twin now running, if any.
 pub(super) struct Twin {
     /// The peer whose identity it has.
@@ -258,6 +261,31 @@ impl Simulation {
         self.schedule(self.now, What::Injected(Due::TwinInput(generation, input)));
     }
 
+    /// The operator's act once a twin is stopped, as the halted peer's message asks: a peer
+    /// that had a twin, halted and is no longer twinned is restarted (it recovers from its
+    /// partners). Called at every driver step and probe of the final phase.
+    pub(super) fn restart_halted_twinned(&mut self) {
+        if self.twins.current.is_some() {
+            return;
+        }
+        let halted: Vec<usize> =
+            self.twins
+                .twinned
+                .iter()
+                .copied()
+                .filter(|&x| {
+                    self.peers[x].node.as_ref().is_some_and(|n| {
+                        matches!(n.state(), passcom_node::PeerState::Halted { .. })
+                    })
+                })
+                .collect();
+        for x in halted {
+            self.mix(0xfb09 ^ x as u64);
+            self.metrics.faults.twin_halts += 1;
+            self.crash_for(x, Down::For(TWIN_RESTART_MS));
+        }
+    }
+
     /// Whether `airline` had a twin in this run.
     pub(super) fn is_twinned(&self, airline: &AirlineId) -> bool {
         self.twins
@@ -266,20 +294,11 @@ impl Simulation {
             .any(|&x| &self.world.airlines[x] == airline)
     }
 
-    /// At the end: peers with a twin that halted, and equivocations every peer recorded.
+    /// At the end: the equivocations every peer recorded.
     pub(super) fn finish_twins(&mut self) {
         for p in &self.peers {
             if let Some(node) = &p.node {
                 self.metrics.faults.equivocations += node.equivocations().1;
-            }
-        }
-        for &x in &self.twins.twinned {
-            if self.peers[x]
-                .node
-                .as_ref()
-                .is_some_and(|n| matches!(n.state(), passcom_node::PeerState::Halted { .. }))
-            {
-                self.metrics.faults.twin_halts += 1;
             }
         }
     }
