@@ -8,6 +8,7 @@
 //! signed events real peers exchange. Each can be switched off, so that a schedule with only
 //! the classic faults replays the run it gave before these families existed.
 
+use passcom_crdt::Millis;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -34,11 +35,18 @@ pub enum FaultFamily {
     /// In schedules with a long outage or a peer that never returns, catch-up pages hold
     /// [`SMALL_SYNC_PAGE`] events instead of 512, so that backlogs span many pages.
     SmallPages,
+    /// Every message between peers goes through the wire's own code: `passcom_net::wire`'s
+    /// chunking into parts of about 4 MiB, CBOR encoding, the size limits of gossip and of
+    /// direct messages, and decoding; the peers get what decoding gave back.
+    Wire,
+    /// A second process with one peer's identity (its key, its airline) runs beside it for a
+    /// while, selling from a copy of its store or from an empty one, then stops.
+    Twins,
 }
 
 impl FaultFamily {
     /// Every family, in the order `--faults all` lists them.
-    pub const ALL: [FaultFamily; 8] = [
+    pub const ALL: [FaultFamily; 10] = [
         FaultFamily::SilentCuts,
         FaultFamily::ClockSteps,
         FaultFamily::LongOutages,
@@ -47,6 +55,8 @@ impl FaultFamily {
         FaultFamily::NeverReturn,
         FaultFamily::Signatures,
         FaultFamily::SmallPages,
+        FaultFamily::Wire,
+        FaultFamily::Twins,
     ];
 
     /// The family's name as `--faults` spells it.
@@ -60,6 +70,8 @@ impl FaultFamily {
             FaultFamily::NeverReturn => "never-return",
             FaultFamily::Signatures => "signatures",
             FaultFamily::SmallPages => "small-pages",
+            FaultFamily::Wire => "wire",
+            FaultFamily::Twins => "twins",
         }
     }
 }
@@ -67,14 +79,16 @@ impl FaultFamily {
 /// Which fault families a run injects (the classic faults always run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultSet {
-    bits: u8,
+    bits: u16,
 }
 
 impl Default for FaultSet {
-    /// Every family: each was caught breaking an invariant by its own family before the node
-    /// was fixed (see `simulations/tests/faults.rs`), and the node now survives them all.
+    /// Every family but `twins`: each was caught breaking an invariant by its own family
+    /// before the node was fixed (see `simulations/tests/faults.rs`), and the node now
+    /// survives them all. Twins stay out until they keep every invariant over 1,000
+    /// schedules (README, simulation section).
     fn default() -> Self {
-        FaultSet::all()
+        FaultSet::all().without(FaultFamily::Twins)
     }
 }
 
@@ -94,20 +108,20 @@ impl FaultSet {
     /// This set plus `family`.
     pub fn with(self, family: FaultFamily) -> Self {
         FaultSet {
-            bits: self.bits | 1 << family as u8,
+            bits: self.bits | 1 << family as u16,
         }
     }
 
     /// This set without `family`.
     pub fn without(self, family: FaultFamily) -> Self {
         FaultSet {
-            bits: self.bits & !(1 << family as u8),
+            bits: self.bits & !(1 << family as u16),
         }
     }
 
     /// Whether `family` is on.
     pub fn has(self, family: FaultFamily) -> bool {
-        self.bits & (1 << family as u8) != 0
+        self.bits & (1 << family as u16) != 0
     }
 
     /// The families that are on, in [`FaultFamily::ALL`] order.
@@ -166,6 +180,9 @@ impl fmt::Display for FaultSet {
 /// back from 20 s away is many pages behind (the node's default is 512 events a page).
 pub const SMALL_SYNC_PAGE: usize = 16;
 
+/// How long a twin runs beside the peer whose identity it has (sim ms).
+pub const TWIN_RUNS_MS: std::ops::RangeInclusive<Millis> = 2_000..=20_000;
+
 /// The node's own catch-up page, used when no long outage asks for a small one.
 pub const DEFAULT_SYNC_PAGE: usize = 512;
 
@@ -191,6 +208,14 @@ pub struct FaultPlan {
     pub signatures: bool,
     /// The peers' catch-up page (`Config::max_events_per_sync`).
     pub max_events_per_sync: usize,
+    /// Whether messages go through the wire's chunking, CBOR encoding and decoding.
+    pub wire: bool,
+    /// The driver step at which a twin of one peer starts, if any.
+    pub twin_at_step: Option<u64>,
+    /// How long the twin runs before it is stopped (sim ms).
+    pub twin_runs_ms: Millis,
+    /// Whether the twin starts from an empty store (else from a copy of the peer's).
+    pub twin_from_empty: bool,
 }
 
 impl FaultPlan {
@@ -220,6 +245,12 @@ impl FaultPlan {
         let never_active = rng.random_bool(0.4);
         let never_at = rng.random_range(10..=120);
         let for_good = rng.random_bool(0.5);
+        // Drawn after every older family, so that those draw what they drew before.
+        let twin_active = rng.random_bool(0.5);
+        let twin_at = rng.random_range(10..=150);
+        let twin_runs_ms = rng.random_range(TWIN_RUNS_MS);
+        let twin_from_empty = rng.random_bool(0.3);
+        let twin_at_step = (set.has(FaultFamily::Twins) && twin_active && !calm).then_some(twin_at);
         let never_return_at_step =
             (set.has(FaultFamily::NeverReturn) && never_active && !calm).then_some(never_at);
         FaultPlan {
@@ -230,7 +261,8 @@ impl FaultPlan {
             rollback_rate,
             never_return_at_step,
             never_return_for_good: never_return_at_step.is_some() && for_good,
-            signatures: set.has(FaultFamily::Signatures),
+            // A twin's second versions prove an equivocation only when signed by its origin.
+            signatures: set.has(FaultFamily::Signatures) || twin_at_step.is_some(),
             max_events_per_sync: if set.has(FaultFamily::SmallPages)
                 && (long_outage_rate > 0.0 || never_return_at_step.is_some())
             {
@@ -238,6 +270,14 @@ impl FaultPlan {
             } else {
                 DEFAULT_SYNC_PAGE
             },
+            wire: set.has(FaultFamily::Wire),
+            twin_at_step,
+            twin_runs_ms: if twin_at_step.is_some() {
+                twin_runs_ms
+            } else {
+                0
+            },
+            twin_from_empty: twin_at_step.is_some() && twin_from_empty,
         }
     }
 }
@@ -284,6 +324,24 @@ pub struct FaultCounts {
     /// Ends of silent cuts whose link also went down for real before the heal (the node was
     /// told, so its reaction says nothing of its failure detector).
     pub confounded_ends: u64,
+    /// Whether messages went through the wire's encoding.
+    pub wire: bool,
+    /// Messages the wire split into more than one part.
+    pub wire_split: u64,
+    /// Twins started.
+    pub twins: u64,
+    /// Events the twins committed.
+    pub twin_events: u64,
+    /// Tickets the twins confirmed to travelers (never demanded by the checker: see
+    /// `sim/twins.rs`).
+    pub twin_tickets: u64,
+    /// Twins, and peers whose identity a twin had, that halted.
+    pub twin_halts: u64,
+    /// Equivocations the honest peers recorded (`Node::equivocations`), summed over peers.
+    pub equivocations: u64,
+    /// Rejections of messages of an airline whose twin wrote events (not held as a violation:
+    /// they are the partners refusing the twin's history, or the original's built on it).
+    pub twin_rejections: u64,
 }
 
 /// The fault counts of many schedules, as `passcom simulate --json` prints them under
@@ -331,6 +389,22 @@ pub struct FaultSummary {
     /// Ends of silent cuts whose link also went down for real (the node was told) before
     /// the cut healed: neither detected nor undetected.
     pub confounded_ends: u64,
+    /// Schedules whose messages went through the wire's chunking and CBOR encoding.
+    pub wire_schedules: u64,
+    /// Messages the wire split into more than one part.
+    pub wire_split: u64,
+    /// Twins started (a second process with one peer's identity).
+    pub twins: u64,
+    /// Events the twins committed.
+    pub twin_events: u64,
+    /// Tickets the twins confirmed to travelers.
+    pub twin_tickets: u64,
+    /// Twins, and peers whose identity a twin had, that halted.
+    pub twin_halts: u64,
+    /// Equivocations recorded by the peers.
+    pub equivocations: u64,
+    /// Rejections of messages of an airline that had a twin writing.
+    pub twin_rejections: u64,
 }
 
 impl FaultSummary {
@@ -357,6 +431,14 @@ impl FaultSummary {
             s.max_restart_backlog = s.max_restart_backlog.max(c.max_restart_backlog);
             s.small_page_schedules += c.small_pages as u64;
             s.confounded_ends += c.confounded_ends;
+            s.wire_schedules += c.wire as u64;
+            s.wire_split += c.wire_split;
+            s.twins += c.twins;
+            s.twin_events += c.twin_events;
+            s.twin_tickets += c.twin_tickets;
+            s.twin_halts += c.twin_halts;
+            s.equivocations += c.equivocations;
+            s.twin_rejections += c.twin_rejections;
             detect.extend_from_slice(&c.detection_ms);
             reconnect.extend_from_slice(&c.reconnect_ms);
         }
@@ -388,6 +470,14 @@ mod tests {
             FaultSet::default()
         );
         assert!(FaultSet::parse("gremlins").is_err());
-        assert_eq!(FaultSet::default(), FaultSet::all());
+        assert_eq!(
+            FaultSet::default(),
+            FaultSet::all().without(FaultFamily::Twins)
+        );
+        assert!(
+            FaultSet::parse("wire,twins")
+                .unwrap()
+                .has(FaultFamily::Twins)
+        );
     }
 }

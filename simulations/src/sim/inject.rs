@@ -48,6 +48,10 @@ pub(super) enum Due {
     SilentHeal(usize),
     /// The peer crashes and comes back from the snapshot taken when this was scheduled.
     RollbackCrash(usize),
+    /// An input for the twin of this generation (see `twins`).
+    TwinInput(u32, Input),
+    /// The twin of this generation is stopped.
+    TwinStop(u32),
 }
 
 /// One end of a silent cut, watched for when it notices.
@@ -173,10 +177,15 @@ impl Simulation {
         if roll(plan.rollback_rate, &mut self.fault_rng) {
             self.snapshot();
         }
+        if plan.twin_at_step == Some(self.drives) {
+            self.start_twin();
+        }
+        self.twin_client();
+        self.restart_halted_twinned();
     }
 
     /// A running peer chosen by the fault generator, if any runs.
-    fn pick_alive(&mut self) -> Option<usize> {
+    pub(super) fn pick_alive(&mut self) -> Option<usize> {
         let alive: Vec<usize> = (0..self.peers.len()).filter(|&i| self.alive(i)).collect();
         (!alive.is_empty()).then(|| alive[self.fault_rng.random_range(0..alive.len())])
     }
@@ -185,6 +194,8 @@ impl Simulation {
     pub(super) fn due(&mut self, due: Due) {
         match due {
             Due::SilentHeal(id) => self.silent_heal(id),
+            Due::TwinInput(generation, input) => self.handle_twin(generation, input),
+            Due::TwinStop(generation) => self.stop_twin(generation),
             Due::RollbackCrash(n) => {
                 // A snapshot is only worth restoring while the run goes on; in the final phase
                 // the peers must be left to converge.

@@ -1,0 +1,305 @@
+//! The `twins` fault family: a second process with one peer's identity (its airline, its
+//! signing key, its configuration) runs beside it for a while, from a copy of its store or
+//! from an empty one, selling to travelers of its own; then its operator stops it.
+//!
+//! The twin sits where its original sits in the network: it uses the original's links, its
+//! gossip reaches whom the original's reaches (never the original itself: both have one peer
+//! id), a direct message to the airline lands at either process, and its messages say they
+//! come from the airline. It is told of the connections up when it starts, as libp2p would.
+//!
+//! What the checker may demand. The twin writes events under its airline's numbers, and so
+//! does the original: two different events under one number exist as soon as both write,
+//! which is what invariant 8 says a twin is; so the twin's events are never handed to the
+//! checker as the origin's history (`Checker::observe_event` would call them a second
+//! version at once). What must hold is what the design promises of a twin: it is detected
+//! and stopped, never merged. Every invariant of the honest peers is checked as in every
+//! run over the events they commit, and the final check judges the converged state; the
+//! twin's own tickets are never demanded (its store goes with it when it stops). Rejections
+//! of messages of the twinned airline are counted (`twin_rejections`), not held against it:
+//! a partner that applied one version refuses what the other process builds on the other.
+
+use super::*;
+use crate::backend::SharedMemoryBackend;
+use std::collections::BTreeSet;
+
+/// How long the operator takes to restart a halted peer once its twin is stopped (sim ms).
+const TWIN_RESTART_MS: Millis = 1_000;
+
+/// The twin now running, if any.
+pub(super) struct Twin {
+    /// The peer whose identity it has.
+    pub(super) of: usize,
+    /// Its node (its store is its own device).
+    node: Node,
+    /// Its generation: inputs scheduled for an earlier twin are dropped.
+    generation: u32,
+}
+
+/// Twins of the run.
+#[derive(Default)]
+pub(super) struct Twins {
+    /// The twin running now.
+    pub(super) current: Option<Twin>,
+    /// Generations handed out so far.
+    generation: u32,
+    /// Peers that had a twin.
+    pub(super) twinned: BTreeSet<usize>,
+    /// Travelers' keys at twins so far.
+    next_key: u64,
+}
+
+impl Simulation {
+    /// Starts a twin of a running peer, from a copy of its store or from an empty one.
+    pub(super) fn start_twin(&mut self) {
+        if self.twins.current.is_some() {
+            return;
+        }
+        let Some(x) = self.pick_alive() else {
+            return;
+        };
+        let backend = SharedMemoryBackend::new();
+        if !self.sched.faults.twin_from_empty {
+            backend.restore(&self.peers[x].backend.snapshot());
+        }
+        let mut cfg = self.peers[x].cfg.clone();
+        cfg.fresh_network = false;
+        let name = format!("<simulated twin of {}>", cfg.airline);
+        let opened = backend
+            .open_database()
+            .map_err(|e| e.to_string())
+            .and_then(|db| passcom_node::Store::from_database(db, name).map_err(|e| e.to_string()))
+            .and_then(|store| Node::open(cfg, store, self.local_now(x)).map_err(|e| e.to_string()));
+        let (node, outputs) = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                let airline = self.world.airlines[x].clone();
+                return self.breach((
+                    Invariant::Crash,
+                    format!("the twin of {airline} could not open its store: {e}"),
+                ));
+            }
+        };
+        self.mix(0xfb07 ^ x as u64);
+        self.metrics.faults.twins += 1;
+        self.twins.generation += 1;
+        let generation = self.twins.generation;
+        self.twins.twinned.insert(x);
+        self.twins.current = Some(Twin {
+            of: x,
+            node,
+            generation,
+        });
+        for out in outputs {
+            self.perform_twin(out);
+        }
+        let linked: Vec<usize> = (0..self.peers.len())
+            .filter(|&y| y != x && self.net.up(x, y))
+            .collect();
+        for y in linked {
+            let input = Input::Connected(self.world.airlines[y].clone());
+            self.schedule(self.now, What::Injected(Due::TwinInput(generation, input)));
+        }
+        let stop = self.now + self.sched.faults.twin_runs_ms;
+        self.schedule(stop, What::Injected(Due::TwinStop(generation)));
+    }
+
+    /// The twin's operator stops it: its process and its store are gone.
+    pub(super) fn stop_twin(&mut self, generation: u32) {
+        if self
+            .twins
+            .current
+            .as_ref()
+            .is_some_and(|t| t.generation == generation)
+            && let Some(t) = self.twins.current.take()
+        {
+            self.mix(0xfb08 ^ t.of as u64);
+            if matches!(t.node.state(), passcom_node::PeerState::Halted { .. }) {
+                self.metrics.faults.twin_halts += 1;
+            }
+        }
+    }
+
+    /// One input for the twin, a batch of its own.
+    pub(super) fn handle_twin(&mut self, generation: u32, input: Input) {
+        let Some(t) = self.twins.current.as_mut() else {
+            return;
+        };
+        if t.generation != generation {
+            return;
+        }
+        let local = self.now + self.peers[t.of].skew;
+        let node = &mut t.node;
+        let outputs = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            node.handle_batch(vec![input], local)
+        })) {
+            Ok(outputs) => outputs,
+            Err(panic) => {
+                let airline = self.world.airlines[t.of].clone();
+                return self.breach((
+                    Invariant::Crash,
+                    format!("the twin of {airline} panicked: {}", panic_message(&*panic)),
+                ));
+            }
+        };
+        self.steps += 1;
+        self.mix(0x7717 ^ self.now as u64);
+        for out in outputs {
+            self.perform_twin(out);
+            if self.violation.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Performs one output of the twin, from where its original sits.
+    fn perform_twin(&mut self, out: Output) {
+        let Some((x, generation)) = self.twins.current.as_ref().map(|t| (t.of, t.generation))
+        else {
+            return;
+        };
+        match out {
+            Output::Send { to, msg } => {
+                let Some(&to) = self.index.get(&to) else {
+                    return;
+                };
+                for (part, size) in self.on_the_wire(msg, true) {
+                    if to != x && self.net.carries(x, to) {
+                        self.transmit(x, to, 1, part, size);
+                    }
+                }
+            }
+            Output::Broadcast(msg) => {
+                if let Message::Events { events } = &msg {
+                    let own = events
+                        .iter()
+                        .filter(|e| e.origin == self.world.airlines[x])
+                        .count();
+                    self.metrics.faults.twin_events += own as u64;
+                }
+                for (part, size) in self.on_the_wire(msg, false) {
+                    for (to, hops) in self.gossip_reach(x) {
+                        self.transmit(x, to, hops, part.clone(), size);
+                    }
+                }
+            }
+            Output::SetTimer { at, timer } => {
+                let at = at - self.peers[x].skew;
+                let input = Input::Timer(timer);
+                self.schedule(at, What::Injected(Due::TwinInput(generation, input)));
+            }
+            Output::Reply(_, reply) => {
+                if matches!(reply, Reply::Ticket(_)) {
+                    self.metrics.faults.twin_tickets += 1;
+                }
+            }
+            Output::Rejected { .. } => self.metrics.faults.twin_rejections += 1,
+        }
+    }
+
+    /// Whether a message from `from` to peer `to` lands at `to`'s twin instead: a direct
+    /// message lands at either process of the identity; a gossip message reaches both (the
+    /// twin gets its copy here). The copy for the twin is scheduled here.
+    pub(super) fn taken_by_twin(
+        &mut self,
+        from: usize,
+        to: usize,
+        hops: u32,
+        part: &Message,
+        direct: bool,
+    ) -> bool {
+        let Some(generation) = self
+            .twins
+            .current
+            .as_ref()
+            .filter(|t| t.of == to)
+            .map(|t| t.generation)
+        else {
+            return false;
+        };
+        if direct && !self.fault_rng.random_bool(0.5) {
+            return false;
+        }
+        let mut delay = 0;
+        for _ in 0..hops {
+            delay += self.latency();
+        }
+        let input = Input::Message {
+            from: self.world.airlines[from].clone(),
+            msg: part.clone(),
+        };
+        self.schedule(
+            self.now + delay,
+            What::Injected(Due::TwinInput(generation, input)),
+        );
+        direct
+    }
+
+    /// A traveler buys one seat at the running twin, now and then.
+    pub(super) fn twin_client(&mut self) {
+        let Some(generation) = self.twins.current.as_ref().map(|t| t.generation) else {
+            return;
+        };
+        if !self.fault_rng.random_bool(0.5) {
+            return;
+        }
+        let f = self.fault_rng.random_range(0..self.world.flights.len());
+        self.twins.next_key += 1;
+        let key = format!("twin-k{}", self.twins.next_key);
+        let req = PurchaseRequest {
+            key: key.clone(),
+            passenger: format!("Traveler {key}"),
+            account: None,
+            legs: vec![LegRequest {
+                flight: self.world.flights[f].id.clone(),
+                seat: None,
+            }],
+            hold_id: None,
+        };
+        let id = self.next_request;
+        self.next_request += 1;
+        let input = Input::Request(id, Request::Purchase(req));
+        self.schedule(self.now, What::Injected(Due::TwinInput(generation, input)));
+    }
+
+    /// The operator's act once a twin is stopped, as the halted peer's message asks: a peer
+    /// that had a twin, halted and is no longer twinned is restarted (it recovers from its
+    /// partners). Called at every driver step and probe of the final phase.
+    pub(super) fn restart_halted_twinned(&mut self) {
+        if self.twins.current.is_some() {
+            return;
+        }
+        let halted: Vec<usize> =
+            self.twins
+                .twinned
+                .iter()
+                .copied()
+                .filter(|&x| {
+                    self.peers[x].node.as_ref().is_some_and(|n| {
+                        matches!(n.state(), passcom_node::PeerState::Halted { .. })
+                    })
+                })
+                .collect();
+        for x in halted {
+            self.mix(0xfb09 ^ x as u64);
+            self.metrics.faults.twin_halts += 1;
+            self.crash_for(x, Down::For(TWIN_RESTART_MS));
+        }
+    }
+
+    /// Whether `airline` had a twin in this run.
+    pub(super) fn is_twinned(&self, airline: &AirlineId) -> bool {
+        self.twins
+            .twinned
+            .iter()
+            .any(|&x| &self.world.airlines[x] == airline)
+    }
+
+    /// At the end: the equivocations every peer recorded.
+    pub(super) fn finish_twins(&mut self) {
+        for p in &self.peers {
+            if let Some(node) = &p.node {
+                self.metrics.faults.equivocations += node.equivocations().1;
+            }
+        }
+    }
+}
