@@ -92,7 +92,7 @@ pub struct PeerArgs {
     /// How this airline's escrow shares move: `adaptive` hands unsold seats ahead of need to
     /// the partners that sell them (in proportion to their recent sales, never under their
     /// share); `fixed` keeps the shares a flight was created with, refilled only on request.
-    #[arg(long, env = "PASSCOM_ESCROW_POLICY", value_enum, default_value_t = EscrowPolicy::Adaptive)]
+    #[arg(long, env = "PASSCOM_ESCROW_POLICY", value_enum, default_value_t = EscrowPolicy::Fixed)]
     escrow_policy: EscrowPolicy,
     /// Sales of the last this many seconds count for a partner's share (adaptive policy).
     #[arg(long, env = "PASSCOM_ESCROW_WINDOW_S", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]

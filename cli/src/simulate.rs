@@ -31,7 +31,12 @@ pub struct SimulateArgs {
     /// Share of every flight each partner holds in escrow from the start (0 = ask the owner).
     #[arg(long, default_value_t = DEFAULT_ESCROW_SHARE)]
     escrow_share: f64,
-    /// Also run every seed with escrow share 0 (the "ask the owner" baseline) and compare.
+    /// How operators move escrow seats: `adaptive` (ahead of need, to the partners that sell)
+    /// or `fixed` (shares stay as created), as `passcom peer --escrow-policy`.
+    #[arg(long, value_enum, default_value_t = crate::peer::EscrowPolicy::Fixed)]
+    escrow_policy: crate::peer::EscrowPolicy,
+    /// Also run every seed with fixed shares (when the policy is adaptive) and with escrow
+    /// share 0 (the "ask the owner" baseline), and compare.
     #[arg(long)]
     compare_escrow: bool,
     /// Plant a node bug; needs a build with `--features planted-bugs`.
@@ -118,7 +123,9 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         plant(&mut opts, bug.name())?;
     }
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
-    let runs = if args.compare_escrow { 2 } else { 1 };
+    opts.adaptive_escrow = args.escrow_policy == crate::peer::EscrowPolicy::Adaptive;
+    let fixed_too = args.compare_escrow && opts.adaptive_escrow;
+    let runs = 1 + u64::from(args.compare_escrow) + u64::from(fixed_too);
     let bar = if args.json || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
@@ -141,9 +148,20 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
     };
     let stop = !args.keep_going;
     let main = run_many(&opts, args.seed, args.schedules, threads, stop, &on_done);
+    let fixed = fixed_too.then(|| {
+        let fixed = SimOptions {
+            adaptive_escrow: false,
+            ..opts.clone()
+        };
+        (
+            fixed.clone(),
+            run_many(&fixed, args.seed, args.schedules, threads, stop, &on_done),
+        )
+    });
     let baseline = args.compare_escrow.then(|| {
         let zero = SimOptions {
             escrow_share: 0.0,
+            adaptive_escrow: false,
             ..opts.clone()
         };
         (
@@ -156,11 +174,23 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
 
     let summary = Summary::of(&main);
     let base_summary = baseline.as_ref().map(|(_, o)| Summary::of(o));
+    let fixed_summary = fixed.as_ref().map(|(_, o)| Summary::of(o));
+    let policy = if opts.adaptive_escrow {
+        "adaptive"
+    } else {
+        "fixed"
+    };
     if let Some(path) = &args.plot {
         let mut series = vec![passcom_simulations::plot::Series {
-            label: format!("escrow {}", opts.escrow_share),
+            label: format!("escrow {} {policy}", opts.escrow_share),
             outcomes: &main,
         }];
+        if let Some((_, outcomes)) = &fixed {
+            series.push(passcom_simulations::plot::Series {
+                label: format!("escrow {} fixed", opts.escrow_share),
+                outcomes,
+            });
+        }
         if let Some((_, outcomes)) = &baseline {
             series.push(passcom_simulations::plot::Series {
                 label: "escrow 0 (ask the owner)".into(),
@@ -174,9 +204,10 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         .iter()
         .map(|o| (&opts, o))
         .chain(
-            baseline
+            fixed
                 .iter()
-                .flat_map(|(zero, outs)| outs.iter().map(move |o| (zero, o))),
+                .chain(baseline.iter())
+                .flat_map(|(other, outs)| outs.iter().map(move |o| (other, o))),
         )
         .filter(|(_, o)| o.violation.is_some())
         .collect();
@@ -189,10 +220,17 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             map.insert("steps_per_schedule".into(), args.steps.into());
             map.insert("first_seed".into(), args.seed.into());
             map.insert("escrow_share".into(), args.escrow_share.into());
+            map.insert("escrow_policy".into(), policy.into());
             map.insert("planted_bug".into(), opts.planted_bug_name().into());
             map.insert("fault_families".into(), opts.faults.to_string().into());
             map.insert("elapsed_ms".into(), (elapsed.as_millis() as u64).into());
             map.insert("failure".into(), failure.unwrap_or(serde_json::Value::Null));
+            if let Some(f) = &fixed_summary {
+                map.insert(
+                    "baseline_fixed".into(),
+                    serde_json::to_value(f).map_err(|e| e.to_string())?,
+                );
+            }
             if let Some(b) = &base_summary {
                 map.insert(
                     "baseline_escrow_0".into(),
@@ -211,7 +249,16 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             threads,
             elapsed.as_secs_f64()
         );
-        print_summary(&format!("escrow share {}", opts.escrow_share), &summary);
+        print_summary(
+            &format!("escrow share {}, {policy} shares", opts.escrow_share),
+            &summary,
+        );
+        if let Some(f) = &fixed_summary {
+            print_summary(
+                &format!("escrow share {}, fixed shares", opts.escrow_share),
+                f,
+            );
+        }
         if let Some(b) = &base_summary {
             print_summary("escrow share 0 (ask the owner, baseline)", b);
         }

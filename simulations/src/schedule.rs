@@ -23,6 +23,9 @@ pub struct SimOptions {
     pub steps: u64,
     /// Share of each new flight handed to every partner in advance (0 = "ask the owner").
     pub escrow_share: f64,
+    /// Whether operators move unsold seats to the partners that sell them
+    /// (`Config::adaptive_escrow`); off: the shares stay as created.
+    pub adaptive_escrow: bool,
     /// The fault families injected on top of the classic faults.
     pub faults: FaultSet,
     /// Extra airlines that attack the honest peers instead of selling (see
@@ -39,6 +42,7 @@ impl Default for SimOptions {
             peers: 3,
             steps: 2_000,
             escrow_share: DEFAULT_ESCROW_SHARE,
+            adaptive_escrow: false,
             faults: FaultSet::default(),
             byzantine: 0,
             #[cfg(feature = "planted-bugs")]
@@ -55,6 +59,7 @@ impl SimOptions {
             peers,
             steps,
             escrow_share,
+            adaptive_escrow: false,
             faults: FaultSet::default(),
             byzantine: 0,
             #[cfg(feature = "planted-bugs")]
@@ -79,6 +84,9 @@ impl SimOptions {
             "passcom simulate --peers {} --steps {} --seed {seed} --schedules 1 --escrow-share {}",
             self.peers, self.steps, self.escrow_share
         );
+        if self.adaptive_escrow {
+            cmd.push_str(" --escrow-policy adaptive");
+        }
         if self.faults != FaultSet::default() {
             cmd.push_str(&format!(" --faults {}", self.faults));
         }

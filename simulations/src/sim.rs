@@ -250,6 +250,7 @@ impl Simulation {
                 let mut cfg = Config::new(airline.clone());
                 // As `passcom peer` runs: every open recovers from the partners first.
                 cfg.recover_at_start = true;
+                cfg.adaptive_escrow = opts.adaptive_escrow;
                 inject::configure(&mut cfg, i, &world.airlines, &sched.faults, sched.seed);
                 for (name, key) in rogues.iter().flat_map(|r| r.roster()) {
                     cfg.roster.insert(name, key);
