@@ -317,6 +317,23 @@ fn print_summary(title: &str, s: &Summary) {
         100.0 * s.availability_partitioned,
         s.attempts_partitioned
     );
+    let kinds: Vec<String> = s
+        .availability_by_kind
+        .iter()
+        .map(|(k, v)| {
+            let p = s
+                .availability_partitioned_by_kind
+                .get(k)
+                .copied()
+                .unwrap_or(0.0);
+            format!("{k} {:.1} % ({:.1} % partitioned)", 100.0 * v, 100.0 * p)
+        })
+        .collect();
+    println!("  by kind              {}", kinds.join(", "));
+    println!(
+        "  stranded seats       {} (unsold at the end on flights whose buyers were refused for an unreachable holder)",
+        s.stranded_seats
+    );
     println!(
         "  convergence          p50 {} ms, p99 {} ms, max {} ms after the final heal",
         s.convergence_ms_p50, s.convergence_ms_p99, s.convergence_ms_max

@@ -93,6 +93,13 @@ pub struct Summary {
     pub steps: u64,
     /// Why counted purchases were refused, by reason, over all schedules.
     pub refusals: std::collections::BTreeMap<String, u64>,
+    /// Availability by kind of purchase (`any_seat`, `chosen_seat`, `multi_leg`).
+    pub availability_by_kind: std::collections::BTreeMap<String, f64>,
+    /// The same, while partitioned.
+    pub availability_partitioned_by_kind: std::collections::BTreeMap<String, f64>,
+    /// Seats unsold at the end on flights whose buyers were refused `holder_unreachable`
+    /// (see `Metrics::stranded_seats`), over all schedules.
+    pub stranded_seats: u64,
     /// What the fault families beyond the classic ones did, over all schedules.
     pub faults: crate::faults::FaultSummary,
     /// Attacks the byzantine airlines tried, by kind, over all schedules.
@@ -136,7 +143,30 @@ impl Summary {
         for (kind, n) in outcomes.iter().flat_map(|o| &o.metrics.rogue.attempts) {
             *rogue_attempts.entry(kind.clone()).or_default() += n;
         }
+        let mut kinds: std::collections::BTreeMap<String, crate::sim::KindCounts> =
+            std::collections::BTreeMap::new();
+        for (kind, c) in outcomes.iter().flat_map(|o| &o.metrics.by_kind) {
+            let k = kinds.entry(kind.clone()).or_default();
+            k.attempts += c.attempts;
+            k.confirmed += c.confirmed;
+            k.attempts_partitioned += c.attempts_partitioned;
+            k.confirmed_partitioned += c.confirmed_partitioned;
+        }
         Summary {
+            availability_by_kind: kinds
+                .iter()
+                .map(|(k, c)| (k.clone(), ratio(c.confirmed, c.attempts)))
+                .collect(),
+            availability_partitioned_by_kind: kinds
+                .iter()
+                .map(|(k, c)| {
+                    (
+                        k.clone(),
+                        ratio(c.confirmed_partitioned, c.attempts_partitioned),
+                    )
+                })
+                .collect(),
+            stranded_seats: sum(|o| o.metrics.stranded_seats),
             refusals,
             rogue_attempts,
             rogue_rejected: sum(|o| o.metrics.rogue.rejected),

@@ -97,6 +97,19 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// Purchases of one kind counted for availability, overall and while partitioned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KindCounts {
+    /// Attempted while a seat existed somewhere.
+    pub attempts: u64,
+    /// Of those, confirmed.
+    pub confirmed: u64,
+    /// Attempted while some link was down or a peer crashed.
+    pub attempts_partitioned: u64,
+    /// Of those, confirmed.
+    pub confirmed_partitioned: u64,
+}
+
 /// Measures of one schedule.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Metrics {
@@ -124,6 +137,13 @@ pub struct Metrics {
     pub sim_ms: Millis,
     /// Why counted purchases were refused, by reason.
     pub refusals: BTreeMap<String, u64>,
+    /// Counted purchases by kind: `any_seat` (one leg, any seat), `chosen_seat` (one leg, a
+    /// seat the traveler picked) and `multi_leg` (an itinerary of several flights).
+    pub by_kind: BTreeMap<String, KindCounts>,
+    /// Seats left unsold at the end of the schedule on flights for which some traveler was
+    /// refused because the seats were at an unreachable peer (`holder_unreachable`), up to
+    /// the number of such refusals per flight: demand and supply that escrow failed to meet.
+    pub stranded_seats: u64,
     /// What the fault families beyond the classic ones did.
     pub faults: FaultCounts,
     /// What the byzantine airlines tried, and what of it got through (`--byzantine`).

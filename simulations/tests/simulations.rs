@@ -164,3 +164,34 @@ fn a_peer_selling_seats_it_does_not_hold_is_caught() {
 fn a_merge_that_keeps_the_lower_version_is_caught() {
     hunt(PlantedBug::MergeKeepsLower);
 }
+
+#[test]
+fn availability_by_kind_adds_up_and_the_adaptive_policy_keeps_every_invariant() {
+    let seed = first_seed(7);
+    for adaptive in [false, true] {
+        let opts = SimOptions {
+            steps: 800,
+            adaptive_escrow: adaptive,
+            ..SimOptions::default()
+        };
+        let outcomes = run_many(&opts, seed, 8, default_threads(), false, &|_| {});
+        for o in &outcomes {
+            assert!(
+                o.violation.is_none(),
+                "{:?}: {}",
+                o.violation,
+                opts.replay_command(o.seed)
+            );
+            let m = &o.metrics;
+            let by_kind: u64 = m.by_kind.values().map(|k| k.attempts).sum();
+            assert_eq!(by_kind, m.attempts, "seed {}", o.seed);
+            let partitioned: u64 = m.by_kind.values().map(|k| k.attempts_partitioned).sum();
+            assert_eq!(partitioned, m.attempts_partitioned, "seed {}", o.seed);
+            let unreachable = m.refusals.get("holder_unreachable").copied().unwrap_or(0);
+            assert!(m.stranded_seats <= unreachable * 6, "seed {}", o.seed);
+        }
+        let s = Summary::of(&outcomes);
+        assert!(s.availability_by_kind.contains_key("any_seat"), "{s:?}");
+        assert!(s.availability_by_kind.contains_key("chosen_seat"), "{s:?}");
+    }
+}

@@ -453,6 +453,7 @@ impl Simulation {
     }
 
     pub(super) fn finish_metrics(&mut self) {
+        let mut unreachable_refusals: BTreeMap<FlightId, u64> = BTreeMap::new();
         for k in self.keys.values() {
             let Some(partitioned) = k.counted else {
                 continue;
@@ -464,13 +465,52 @@ impl Simulation {
                     .refusals
                     .entry(refusal_name(r).to_owned())
                     .or_default() += 1;
+                if matches!(r, Refusal::HolderUnreachable { .. }) {
+                    for leg in &k.req.legs {
+                        *unreachable_refusals.entry(leg.flight.clone()).or_default() += 1;
+                    }
+                }
             }
+            let kind = match (
+                k.req.legs.len(),
+                k.req.legs.first().and_then(|l| l.seat.as_ref()),
+            ) {
+                (2.., _) => "multi_leg",
+                (_, Some(_)) => "chosen_seat",
+                _ => "any_seat",
+            };
+            let by_kind = self.metrics.by_kind.entry(kind.to_owned()).or_default();
+            by_kind.attempts += 1;
+            by_kind.confirmed += ok;
             self.metrics.attempts += 1;
             self.metrics.confirmed += ok;
             if partitioned {
+                by_kind.attempts_partitioned += 1;
+                by_kind.confirmed_partitioned += ok;
                 self.metrics.attempts_partitioned += 1;
                 self.metrics.confirmed_partitioned += ok;
             }
+        }
+        // Seats still unsold on the flights that turned buyers away for want of a reachable
+        // holder: what better placed seats would have sold.
+        for (flight_id, refused) in unreachable_refusals {
+            let Some(flight) = self.world.flights.iter().find(|f| f.id == flight_id) else {
+                continue;
+            };
+            if flight.cancelled {
+                continue;
+            }
+            let unsold = flight
+                .seat_labels()
+                .filter(|l| {
+                    let seat = SeatId::new(flight.id.clone(), l);
+                    !matches!(
+                        self.checker.latest(&seat).map(|t| &t.state),
+                        Some(TokenState::Sold { .. })
+                    )
+                })
+                .count() as u64;
+            self.metrics.stranded_seats += unsold.min(refused);
         }
     }
 }
