@@ -593,7 +593,7 @@ fn parse_escrow(s: &str) -> Vec<EscrowShare> {
 
 /// The network's catalog: every airline's document and the union view of their airports and
 /// flights, refreshed after each change.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Catalog {
     docs: BTreeMap<AirlineId, AirlineCatalog>,
     flights: BTreeMap<FlightId, Flight>,

@@ -33,6 +33,7 @@ mod keys;
 mod liveness;
 mod recovery;
 mod remote;
+mod snapshot;
 mod verify;
 
 pub use liveness::PeerHealth;
