@@ -583,9 +583,9 @@ fn cut(events: Vec<Event>, more: bool, nonce: Millis, asker_seq: u64, p: &Parts)
     msgs
 }
 
-/// The events a node's log holds, each with the signed bytes it was adopted with.
+/// The events a node's log holds, as they were adopted.
 #[derive(Clone, Debug, Default)]
-pub struct Adopted(BTreeMap<(AirlineId, u64), Vec<u8>>);
+pub struct Adopted(BTreeMap<(AirlineId, u64), Event>);
 
 /// Plays an input against a node and checks it after every step.
 pub struct Player<'a> {
@@ -595,9 +595,9 @@ pub struct Player<'a> {
     pub pool: &'a Pool,
     /// The node's time.
     pub now: Millis,
-    /// Every (origin, seq) the node has adopted, with the signed bytes it adopted: an event
+    /// Every (origin, seq) the node has adopted, with the event it adopted: an event
     /// once in the log never changes.
-    adopted: BTreeMap<(AirlineId, u64), Vec<u8>>,
+    adopted: BTreeMap<(AirlineId, u64), Event>,
     /// The nonce of the node's latest probe to each partner.
     probes: BTreeMap<AirlineId, Millis>,
     /// The ids of the requests made to the node, so any reply can be matched to one.
@@ -892,12 +892,11 @@ impl<'a> Player<'a> {
                     "the node's own log has a gap or is out of order"
                 );
             }
-            let bytes = e.signed_bytes();
             let key = (e.origin.clone(), e.seq);
             if let Some(first) = self.adopted.get(&key) {
                 // Checked when first seen; it must not have changed since.
                 assert!(
-                    *first == bytes,
+                    first == e,
                     "event {} of {} changed in the log: two versions adopted",
                     e.seq,
                     e.origin
@@ -907,14 +906,14 @@ impl<'a> Player<'a> {
             let must_verify = e.origin == me || self.signatures;
             if must_verify && let Some(i) = key_of(&e.origin).filter(|i| *i < AIRLINES.len()) {
                 let ok = Signature::from_slice(&e.signature)
-                    .is_ok_and(|sig| verifying_key(i).verify(&bytes, &sig).is_ok());
+                    .is_ok_and(|sig| verifying_key(i).verify(&e.signed_bytes(), &sig).is_ok());
                 assert!(
                     ok,
                     "event {} of {} in the log is not signed by it",
                     e.seq, e.origin
                 );
             }
-            self.adopted.insert(key, bytes);
+            self.adopted.insert(key, e.clone());
         }
         assert_eq!(
             own,
