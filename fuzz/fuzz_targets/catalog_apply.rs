@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 /// The catalog of a real exchange, built once: every airline's document, rumos' as an
 /// Automerge document to edit further, and the flights they show.
 struct Prepared {
-    docs: Vec<AirlineCatalog>,
+    catalog: Catalog,
     rumos: AutoCommit,
     flights: BTreeMap<FlightId, Flight>,
 }
@@ -61,15 +61,15 @@ fn prepared() -> &'static Prepared {
             docs.push(doc);
         }
         let mut catalog = Catalog::new();
-        for d in &docs {
-            catalog.insert_doc(d.clone());
+        for d in docs {
+            catalog.insert_doc(d);
         }
         let flights = catalog
             .flights()
             .map(|f| (f.id.clone(), f.clone()))
             .collect();
         Prepared {
-            docs,
+            catalog,
             rumos,
             flights,
         }
@@ -196,12 +196,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         structured_changes(rest, prep.map(|p| &p.rumos))
     };
-    let mut catalog = Catalog::new();
-    if let Some(p) = prep {
-        for d in &p.docs {
-            catalog.insert_doc(d.clone());
-        }
-    }
+    // A clone, not a reload: the documents and the view built from them are copied.
+    let mut catalog = prep.map(|p| p.catalog.clone()).unwrap_or_default();
     // The document the changes claim to be for: usually rumos', sometimes another airline's
     // (then rumos' actor makes them foreign and they must be refused).
     let target = AirlineId::new(AIRLINES[(mode as usize >> 1) % AIRLINES.len()]);
