@@ -348,7 +348,15 @@ impl AirlineCatalog {
         let expected = actor_for(&self.airline);
         let mut decoded = Vec::with_capacity(changes.len());
         for bytes in changes {
-            let change = Change::try_from(bytes.as_slice()).map_err(automerge_err)?;
+            // Decoding panics too on some malformed changes (an integer overflow in an object
+            // id, found by the catalog_apply fuzz target): caught like applying, below.
+            let change = std::panic::catch_unwind(|| Change::try_from(bytes.as_slice()))
+                .map_err(|_| {
+                    CatalogError::Decode(
+                        "the change is malformed (Automerge could not decode it)".into(),
+                    )
+                })?
+                .map_err(automerge_err)?;
             if change.actor_id() != &expected {
                 return Err(CatalogError::ForeignChange {
                     document: self.airline.clone(),
@@ -593,7 +601,7 @@ fn parse_escrow(s: &str) -> Vec<EscrowShare> {
 
 /// The network's catalog: every airline's document and the union view of their airports and
 /// flights, refreshed after each change.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Catalog {
     docs: BTreeMap<AirlineId, AirlineCatalog>,
     flights: BTreeMap<FlightId, Flight>,

@@ -1,23 +1,80 @@
 //! Fuzz target: applying a remote catalog change (`Catalog::apply_remote`), the way a peer
 //! applies the `catalog` entries of another airline's event.
 //!
-//! Two modes, chosen by the first byte:
+//! Two modes, chosen by bit 0 of the first byte:
 //! - raw: the rest is split into byte strings handed over as Automerge changes, as a rogue
 //!   peer could put them in an event;
 //! - structured: the rest drives edits of rumos' own Automerge document with rumos' actor —
 //!   what a rogue *airline* can sign and publish about its own flights, with any keys, types
 //!   and values — and the resulting changes are applied to a replica.
 //!
+//! Bit 3 picks the replica: an empty catalog, or the catalog of a real exchange (every
+//! fixture airline's flights and airports), built once per process and cloned per input; the
+//! structured edits then continue rumos' real document, so they change existing flights and
+//! reach `Flight::check_change` (seats may only be added) and the cross-airline checks.
+//!
 //! Either way, nothing may panic, and every flight the catalog then shows must be one a local
 //! edit could have produced (`Flight::validate`), so that the rest of the node (seat maps,
-//! seat requests, route search) never meets a flight with four billion rows.
+//! seat requests, route search) never meets a flight with four billion rows; on the prepared
+//! catalog, no flight of another airline may change, and no flight may lose seats.
 #![no_main]
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::{AutoCommit, Change, ObjType, ROOT, ReadDoc, ScalarValue};
 use libfuzzer_sys::fuzz_target;
-use passcom_crdt::{AirlineId, Catalog, actor_for};
-use passcom_fuzz::{AIRLINES, split};
+use passcom_crdt::{AirlineCatalog, AirlineId, Catalog, Flight, FlightId, actor_for};
+use passcom_fuzz::{AIRLINES, events_of, record_exchange, split};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// The catalog of a real exchange, built once: every airline's document, rumos' as an
+/// Automerge document to edit further, and the flights they show.
+struct Prepared {
+    catalog: Catalog,
+    rumos: AutoCommit,
+    flights: BTreeMap<FlightId, Flight>,
+}
+
+fn prepared() -> &'static Prepared {
+    static PREPARED: OnceLock<Prepared> = OnceLock::new();
+    PREPARED.get_or_init(|| {
+        let record = record_exchange();
+        let mut docs = Vec::new();
+        let mut rumos = AutoCommit::new().with_actor(actor_for(&AirlineId::new("rumos")));
+        for a in AIRLINES {
+            let airline = AirlineId::new(a);
+            let changes: Vec<Vec<u8>> = events_of(&record, a)
+                .into_iter()
+                .flat_map(|e| e.catalog)
+                .collect();
+            let mut doc = AirlineCatalog::new(airline.clone());
+            doc.apply_remote(&changes)
+                .expect("the recorded changes apply");
+            if a == "rumos" {
+                let decoded = changes
+                    .iter()
+                    .map(|c| Change::try_from(c.as_slice()).expect("a recorded change"));
+                rumos
+                    .apply_changes(decoded)
+                    .expect("rumos' recorded changes apply");
+            }
+            docs.push(doc);
+        }
+        let mut catalog = Catalog::new();
+        for d in docs {
+            catalog.insert_doc(d);
+        }
+        let flights = catalog
+            .flights()
+            .map(|f| (f.id.clone(), f.clone()))
+            .collect();
+        Prepared {
+            catalog,
+            rumos,
+            flights,
+        }
+    })
+}
 
 /// Field names of a flight in the document, plus a few the reader does not know.
 const FIELDS: [&str; 12] = [
@@ -62,20 +119,35 @@ impl Bytes<'_> {
     }
 }
 
-/// Edits rumos' document as the input says and returns the changes.
-fn structured_changes(input: &[u8]) -> Vec<Vec<u8>> {
-    let mut doc = AutoCommit::new().with_actor(actor_for(&AirlineId::new("rumos")));
-    let mut b = Bytes(input);
-    let Ok(flights) = doc.put_object(ROOT, "flights", ObjType::Map) else {
-        return Vec::new();
+/// Edits rumos' document (a new one, or a copy of `base`) as the input says and returns the
+/// changes made.
+fn structured_changes(input: &[u8], base: Option<&AutoCommit>) -> Vec<Vec<u8>> {
+    let mut doc = match base {
+        Some(d) => d.clone(),
+        None => AutoCommit::new().with_actor(actor_for(&AirlineId::new("rumos"))),
     };
-    let airports = doc.put_object(ROOT, "airports", ObjType::Map).ok();
+    let before = doc.get_heads();
+    let mut b = Bytes(input);
+    let existing = |doc: &AutoCommit, key: &str| match doc.get(ROOT, key) {
+        Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    let flights = match existing(&doc, "flights") {
+        Some(id) => id,
+        None => match doc.put_object(ROOT, "flights", ObjType::Map) {
+            Ok(id) => id,
+            Err(_) => return Vec::new(),
+        },
+    };
+    let airports =
+        existing(&doc, "airports").or_else(|| doc.put_object(ROOT, "airports", ObjType::Map).ok());
     // At most 64 edits: enough to build a few whole flights, bounded per input.
     for _ in 0..64 {
         if b.0.is_empty() {
             break;
         }
         let op = b.byte();
+        // RU1 is the recorded flight: on the prepared document, its edits change it.
         let key = format!("RU{}", b.byte() % 4);
         let Ok(obj) = (match doc.get(&flights, &key) {
             Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Ok(id),
@@ -107,7 +179,7 @@ fn structured_changes(input: &[u8]) -> Vec<Vec<u8>> {
         };
         let _ = doc.put(&obj, field, value);
     }
-    doc.get_changes(&[])
+    doc.get_changes(&before)
         .into_iter()
         .map(|c| c.raw_bytes().to_vec())
         .collect()
@@ -118,12 +190,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
+    let prep = (mode & 8 != 0).then(prepared);
     let changes: Vec<Vec<u8>> = if mode & 1 == 0 {
         split(rest, 8).into_iter().map(<[u8]>::to_vec).collect()
     } else {
-        structured_changes(rest)
+        structured_changes(rest, prep.map(|p| &p.rumos))
     };
-    let mut catalog = Catalog::new();
+    // A clone, not a reload: the documents and the view built from them are copied.
+    let mut catalog = prep.map(|p| p.catalog.clone()).unwrap_or_default();
     // The document the changes claim to be for: usually rumos', sometimes another airline's
     // (then rumos' actor makes them foreign and they must be refused).
     let target = AirlineId::new(AIRLINES[(mode as usize >> 1) % AIRLINES.len()]);
@@ -132,7 +206,25 @@ fuzz_target!(|data: &[u8]| {
         panic!("{target}'s catalog accepted changes written by rumos");
     }
     for f in catalog.flights() {
-        assert_eq!(f.airline, target, "a flight shown under another airline");
+        match prep.and_then(|p| p.flights.get(&f.id)) {
+            Some(before) if before.airline != target => {
+                assert_eq!(
+                    f, before,
+                    "a change to {target}'s document altered another's flight"
+                );
+            }
+            Some(before) => {
+                assert_eq!(f.airline, target, "a flight shown under another airline");
+                assert!(
+                    f.capacity() >= before.capacity(),
+                    "{} lost seats: {} then {}",
+                    f.id,
+                    before.capacity(),
+                    f.capacity()
+                );
+            }
+            None => assert_eq!(f.airline, target, "a flight shown under another airline"),
+        }
         if let Err(e) = f.validate() {
             panic!("the catalog shows an invalid flight: {e}: {f:?}");
         }
@@ -146,6 +238,18 @@ fuzz_target!(|data: &[u8]| {
             let _ = f.seat_index(&label);
         }
         assert_eq!(labels, capacity, "seat labels and capacity disagree");
+    }
+    if let Some(p) = prep {
+        // A change to one document never hides another airline's flight.
+        for (id, f) in &p.flights {
+            if f.airline != target {
+                assert!(
+                    catalog.flight(id).is_some(),
+                    "{id} of {} vanished",
+                    f.airline
+                );
+            }
+        }
     }
     let _ = catalog.airports().count();
 });

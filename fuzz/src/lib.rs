@@ -12,6 +12,12 @@ use passcom_node::{
     Timer,
 };
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+mod disk;
+pub mod script;
+
+pub use disk::MemDisk;
 
 /// The fixed "now" of every fixture (late 2027), so that flights are in the future.
 pub const T0: Millis = 1_800_000_000_000;
@@ -41,26 +47,190 @@ pub fn roster() -> BTreeMap<AirlineId, [u8; 32]> {
         .collect()
 }
 
-/// A node for `airline` over an in-memory redb database (no file, so a fuzz iteration costs
-/// no disk I/O), signing with its fixture key and, when `require_signatures`, checking every
-/// remote event against the fixture roster.
-///
-/// Panics: never for the fixture airlines (the in-memory database always opens).
-pub fn memory_node(airline: &str, require_signatures: bool) -> Node {
+/// The configuration of fixture airline `airline`: its fixture key, the fixture roster, and
+/// small bounds that a fuzz input can actually reach. `require_signatures` is the production
+/// setting; off, mutated events whose signatures no longer match reach the deeper checks.
+pub fn config(airline: &str, require_signatures: bool) -> Config {
     let index = AIRLINES.iter().position(|a| *a == airline).unwrap_or(0);
     let mut cfg = Config::new(airline);
     cfg.signing_key = Some(signing_key(index).to_bytes());
     cfg.require_signatures = require_signatures;
     cfg.roster = roster();
-    // Small bounds so that a fuzz input can actually reach them.
     cfg.max_deferred = 64;
     cfg.max_events_per_sync = 8;
-    let db = redb::Database::builder()
-        .create_with_backend(redb::backends::InMemoryBackend::new())
-        .expect("an in-memory redb database opens");
-    let store = Store::from_database(db, format!("memory:{airline}")).expect("a fresh store");
-    let (node, _timers) = Node::open(cfg, store, T0).expect("a fresh node opens");
+    cfg
+}
+
+/// A node with `cfg` over `disk` (created when the device is empty), opened at `now`.
+///
+/// Panics: when the device does not hold a database of `cfg.airline` — only a fixture bug
+/// can cause that, never a fuzz input.
+pub fn open_node(cfg: Config, disk: &MemDisk, now: Millis) -> Node {
+    let db = disk.open().expect("the fixture database opens");
+    let store = Store::from_database(db, format!("memory:{}", cfg.airline)).expect("a store");
+    let (node, _timers) = Node::open(cfg, store, now).expect("the fixture node opens");
     node
+}
+
+/// A node for `airline` over an empty in-memory database, signing with its fixture key and,
+/// when `require_signatures`, checking every remote event against the fixture roster.
+///
+/// Panics: never for the fixture airlines (an empty database always opens).
+pub fn memory_node(airline: &str, require_signatures: bool) -> Node {
+    open_node(config(airline, require_signatures), &MemDisk::default(), T0)
+}
+
+/// A state a fuzz input starts from: the bytes of a cleanly closed database. A [`Start`] opens
+/// a node over it once; every input then works on a copy ([`Start::fork`]), so building the
+/// state (a whole network exchange, signature checks, catalog merges) and opening it are paid
+/// once per process, and an input costs a copy of the bytes and of the node's memory.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    bytes: Vec<u8>,
+}
+
+impl Snapshot {
+    /// The state of the database on `disk` as it is now, for a node with `cfg`. Taken while a
+    /// node runs over the device, between two of its batches (every batch is committed when
+    /// `handle` returns), it is what a crash would leave; it is opened once on a copy and
+    /// closed cleanly, so that every fork opens without redb's repair pass.
+    pub fn of_disk(disk: &MemDisk, cfg: Config) -> Snapshot {
+        let copy = MemDisk::from_bytes(&disk.bytes());
+        drop(open_node(cfg, &copy, T0));
+        Snapshot {
+            bytes: copy.bytes(),
+        }
+    }
+
+    /// The size of the database, for the record.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether this is the empty state (no database yet).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// A node ready to be copied: opened once with its configuration over a [`Snapshot`], so
+/// that every fuzz input starts from [`Start::fork`], a copy of its memory (`Node::fork`) over
+/// a copy of its database, without reloading the catalog through Automerge.
+///
+/// The copy is thrown away with [`Start::recycle`], which spares redb its close-time commit.
+/// (Rolling one database back to a savepoint instead costs more: redb's restore walks its
+/// freed-page tables.)
+pub struct Start {
+    bytes: Vec<u8>,
+    node: Node,
+    /// The device of the store a fork holds.
+    lent: Mutex<Option<MemDisk>>,
+}
+
+impl std::fmt::Debug for Start {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Start")
+            .field("node", &self.node)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Start {
+    /// Opens a node with `cfg` at `now` over a copy of `state` (a fresh database when the
+    /// state is empty: a lost disk).
+    pub fn new(state: &Snapshot, cfg: Config, now: Millis) -> Start {
+        // Open once and close, so the bytes hold whatever `Node::open` writes (the airline of
+        // a fresh store) and a clean close; the node kept is opened over a copy of them and
+        // writes nothing more.
+        let first = MemDisk::from_bytes(&state.bytes);
+        drop(open_node(cfg.clone(), &first, now));
+        let bytes = first.bytes();
+        let node = open_node(cfg, &MemDisk::from_bytes(&bytes), now);
+        Start {
+            bytes,
+            node,
+            lent: Mutex::new(None),
+        }
+    }
+
+    /// A copy of the node over a copy of its database.
+    ///
+    /// Panics: never (a node just opened has nothing a copy could miss).
+    pub fn fork(&self) -> Node {
+        let disk = MemDisk::from_bytes(&self.bytes);
+        let db = disk
+            .open()
+            .expect("a copy of a cleanly closed database opens");
+        let store = Store::from_database(db, "memory:fork".into()).expect("a store");
+        *self.lent.lock().unwrap_or_else(|e| e.into_inner()) = Some(disk);
+        self.node
+            .fork(store)
+            .expect("a node just opened holds no deferred event")
+    }
+
+    /// Throws away a node made by [`Start::fork`], and its database without the commit redb
+    /// makes when a database closes: its device fails an empty commit first.
+    pub fn recycle(&self, node: Node) {
+        let store = node.into_store();
+        if let Some(disk) = self.lent.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            disk.fail_writes();
+            if let Ok(tx) = store.database().begin_write() {
+                let _ = tx.commit();
+            }
+        }
+        drop(store);
+    }
+
+    /// Checks that a fork starts from the starting state whatever the fork before it wrote:
+    /// a fork writes (a catalog edit, a tick), is recycled, and the next fork's log must be
+    /// the starting node's.
+    ///
+    /// Panics: when it does not (the fuzz target would otherwise start inputs from a state
+    /// that depends on the inputs before).
+    pub fn check_recycle(&self, now: Millis) {
+        let log = |n: &Node| {
+            n.events_missing_from(&Default::default(), usize::MAX)
+                .expect("the log reads")
+                .0
+        };
+        let mut node = self.fork();
+        let me = node.airline().as_str().to_owned();
+        let index = AIRLINES.iter().position(|a| *a == me).unwrap_or(0);
+        let _ = node.handle(Input::Request(1, Request::PutAirports(airports())), now);
+        let _ = node.handle(
+            Input::Request(2, Request::PutFlights(vec![flight(&me, 7 + index as u32)])),
+            now,
+        );
+        let _ = node.handle(Input::Timer(Timer::Tick), now + 1_000);
+        let wrote = log(&node).len();
+        self.recycle(node);
+        let again = self.fork();
+        let (got, want) = (log(&again), log(&self.node));
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "a fork holds {} events after one that held {wrote}",
+            got.len()
+        );
+        assert!(got == want, "a fork holds another log than the start");
+        self.recycle(again);
+    }
+
+    /// The size of the database copied per input.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the database is empty (never: a node was opened over it).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The node copies are made from.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
 }
 
 /// Four airports, enough for the fixture flights.
@@ -119,6 +289,7 @@ pub struct Recorded {
 /// Three in-memory nodes that exchange messages in order, recording every one.
 struct Net {
     nodes: BTreeMap<AirlineId, Node>,
+    disks: BTreeMap<AirlineId, MemDisk>,
     queue: VecDeque<Recorded>,
     log: Vec<Recorded>,
     now: Millis,
@@ -188,6 +359,20 @@ impl Net {
     }
 }
 
+/// What [`exchange`] recorded.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    /// Every message sent, in order.
+    pub log: Vec<Recorded>,
+    /// The victim's database after its first sale, before the rest of the exchange: an old
+    /// backup, from which it must recover what it wrote since.
+    pub victim_early: Snapshot,
+    /// The victim's database at the end of the exchange.
+    pub victim_end: Snapshot,
+    /// A fresh victim with only the other airlines' events applied (none of its own).
+    pub victim_others: Snapshot,
+}
+
 /// Runs a short, real exchange between the three fixture airlines — each publishes its
 /// catalog, partners buy seats from escrow and from the operator (a hand-over), a traveler
 /// holds and cancels — and returns every message sent, in order.
@@ -195,11 +380,21 @@ impl Net {
 /// The events carry valid signatures by the fixture keys, so they pass a signing node's
 /// checks: that is what makes them good seeds.
 pub fn record_exchange() -> Vec<Recorded> {
+    exchange().log
+}
+
+/// [`record_exchange`], with snapshots of the victim's database along the way.
+pub fn exchange() -> Exchange {
+    let disks: BTreeMap<AirlineId, MemDisk> = AIRLINES
+        .iter()
+        .map(|a| (AirlineId::new(*a), MemDisk::default()))
+        .collect();
     let mut net = Net {
-        nodes: AIRLINES
+        nodes: disks
             .iter()
-            .map(|a| (AirlineId::new(*a), memory_node(a, true)))
+            .map(|(a, d)| (a.clone(), open_node(config(a.as_str(), true), d, T0)))
             .collect(),
+        disks,
         queue: VecDeque::new(),
         log: Vec::new(),
         now: T0,
@@ -230,6 +425,8 @@ pub fn record_exchange() -> Vec<Recorded> {
     };
     // From giro's own escrow of rumos' flight, then a seat only rumos holds (a hand-over).
     net.request("giro", buy("k1", "RU1", None));
+    let victim = AirlineId::new(VICTIM);
+    let victim_early = Snapshot::of_disk(&net.disks[&victim], config(VICTIM, true));
     net.request("giro", buy("k2", "RU1", Some("3D")));
     // A two-airline itinerary at boreal.
     net.request(
@@ -276,7 +473,28 @@ pub fn record_exchange() -> Vec<Recorded> {
         net.feed(a, Input::Timer(Timer::Tick));
     }
     net.settle();
-    net.log
+    let victim_end = Snapshot::of_disk(&net.disks[&victim], config(VICTIM, true));
+    // The state the node target always started from: a fresh victim given the others' events.
+    let disk = MemDisk::default();
+    let mut fresh = open_node(config(VICTIM, true), &disk, T0);
+    for a in AIRLINES.iter().filter(|a| **a != VICTIM) {
+        let events = events_of(&net.log, a);
+        let _ = fresh.handle(
+            Input::Message {
+                from: AirlineId::new(*a),
+                msg: Message::Events { events },
+            },
+            net.now,
+        );
+    }
+    drop(fresh);
+    let victim_others = Snapshot::of_disk(&disk, config(VICTIM, true));
+    Exchange {
+        log: net.log,
+        victim_early,
+        victim_end,
+        victim_others,
+    }
 }
 
 /// The events of `origin` that `record` sent, in order: used to bring a fresh node to the

@@ -253,6 +253,11 @@ impl Store {
         Ok(store)
     }
 
+    /// The redb database, for test harnesses that roll it back between runs (savepoints).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// The file name used in messages.
     pub fn path(&self) -> &str {
         &self.path

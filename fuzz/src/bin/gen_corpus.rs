@@ -5,8 +5,12 @@
 //! Files are
 //! named by content, so running it again adds nothing new; regression inputs saved by hand
 //! (`regression-*`) are left alone.
+//!
+//! The node targets (`node_message`, `catch_up`) read `arbitrary` scripts, a format with no
+//! encoder: their seeds are small inputs kept from a fuzzing run (`cargo fuzz cmin`), and they
+//! need none to start, since every script they decode is already well-formed.
 
-use passcom_fuzz::{AIRLINES, VICTIM, join, record_exchange};
+use passcom_fuzz::{join, record_exchange};
 use passcom_node::Message;
 use std::path::{Path, PathBuf};
 
@@ -46,21 +50,6 @@ fn main() {
         // Both decoders read the same CBOR shapes (see docs/wire.md).
         add("gossip_decode", kind, bytes.clone());
         add("direct_decode", kind, bytes.clone());
-        // The node target: control byte, then the message; a second variant with signatures
-        // required and another sender, and one message twice (a replay).
-        if r.to.as_ref().is_none_or(|t| t.as_str() == VICTIM) && r.from.as_str() != VICTIM {
-            let sender = AIRLINES
-                .iter()
-                .position(|a| *a == r.from.as_str())
-                .unwrap_or(0) as u8;
-            let mut one = vec![sender << 1];
-            one.extend_from_slice(&bytes);
-            add("node_message", kind, one);
-            let mut twice = vec![(sender << 1) | 1];
-            twice.extend_from_slice(&bytes);
-            twice.extend_from_slice(&bytes);
-            add("node_message", kind, twice);
-        }
         if let Message::Events { events } | Message::Page { events, .. } = &r.msg {
             for ev in events.iter().filter(|e| !e.catalog.is_empty()) {
                 // Raw mode (even first byte): the changes as the event carried them.

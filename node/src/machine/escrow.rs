@@ -23,7 +23,7 @@ use super::*;
 use std::collections::VecDeque;
 
 /// Recent sales of this airline's flights, by whom, for the escrow policy.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Demand {
     /// (when the sale was seen here, flight, seller), oldest first.
     sales: VecDeque<(Millis, FlightId, AirlineId)>,

@@ -47,6 +47,7 @@ mod recovery;
 mod remote;
 mod replication;
 mod seats;
+mod snapshot;
 mod timers;
 mod verify;
 
