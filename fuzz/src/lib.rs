@@ -14,10 +14,10 @@ use passcom_node::{
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
-mod disk;
 pub mod script;
 
-pub use disk::MemDisk;
+/// The redb device in memory the fixtures copy (shared with the simulator).
+pub use passcom_node::memdisk::MemDisk;
 
 /// The fixed "now" of every fixture (late 2027), so that flights are in the future.
 pub const T0: Millis = 1_800_000_000_000;
@@ -66,7 +66,7 @@ pub fn config(airline: &str, require_signatures: bool) -> Config {
 /// Panics: when the device does not hold a database of `cfg.airline` — only a fixture bug
 /// can cause that, never a fuzz input.
 pub fn open_node(cfg: Config, disk: &MemDisk, now: Millis) -> Node {
-    let db = disk.open().expect("the fixture database opens");
+    let db = disk.open_database().expect("the fixture database opens");
     let store = Store::from_database(db, format!("memory:{}", cfg.airline)).expect("a store");
     let (node, _timers) = Node::open(cfg, store, now).expect("the fixture node opens");
     node
@@ -95,10 +95,10 @@ impl Snapshot {
     /// `handle` returns), it is what a crash would leave; it is opened once on a copy and
     /// closed cleanly, so that every fork opens without redb's repair pass.
     pub fn of_disk(disk: &MemDisk, cfg: Config) -> Snapshot {
-        let copy = MemDisk::from_bytes(&disk.bytes());
+        let copy = MemDisk::from_bytes(&disk.snapshot());
         drop(open_node(cfg, &copy, T0));
         Snapshot {
-            bytes: copy.bytes(),
+            bytes: copy.snapshot(),
         }
     }
 
@@ -145,7 +145,7 @@ impl Start {
         // writes nothing more.
         let first = MemDisk::from_bytes(&state.bytes);
         drop(open_node(cfg.clone(), &first, now));
-        let bytes = first.bytes();
+        let bytes = first.snapshot();
         let node = open_node(cfg, &MemDisk::from_bytes(&bytes), now);
         Start {
             bytes,
@@ -160,7 +160,7 @@ impl Start {
     pub fn fork(&self) -> Node {
         let disk = MemDisk::from_bytes(&self.bytes);
         let db = disk
-            .open()
+            .open_database()
             .expect("a copy of a cleanly closed database opens");
         let store = Store::from_database(db, "memory:fork".into()).expect("a store");
         *self.lent.lock().unwrap_or_else(|e| e.into_inner()) = Some(disk);

@@ -4,12 +4,15 @@
 //!   it reads no clock and opens no socket, so libp2p and the simulator drive the same code.
 //! - [`model`]: events, tickets, wire messages, inputs, outputs and refusals.
 //! - [`store`]: the redb database: tables, group commit, format version.
+//! - [`memdisk`]: a redb device in memory that can be reopened, copied and rolled back
+//!   (the simulator's disks and the fuzz targets' prepared states).
 //! - [`routes`]: route search over the catalog (pure).
 //! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
 
 mod bytes;
 pub mod demo;
 pub mod machine;
+pub mod memdisk;
 pub mod model;
 pub mod routes;
 pub mod store;

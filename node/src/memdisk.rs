@@ -1,17 +1,18 @@
-//! A redb device in memory whose bytes can be copied out and back, so that a fuzz target
-//! builds the state it fuzzes from once and starts every input from a copy of it.
+//! A redb device in memory whose bytes outlive the database opened over it and can be copied
+//! out and back: the simulator crashes a peer (drops its `Database`) and reopens the very same
+//! bytes, or rolls them back to an earlier copy (a restored backup); the fuzz targets build
+//! the state they fuzz from once and start every input from a copy of it.
 //!
-//! redb's own `InMemoryBackend` cannot be read back; this one hands out its bytes
-//! ([`MemDisk::bytes`]) once the database over it is closed, and [`MemDisk::from_bytes`] makes
-//! a fresh device from such a copy. A copy of a cleanly closed database opens without repair.
+//! redb's own `InMemoryBackend` can neither be reopened nor read back, hence this device.
 
 use redb::StorageBackend;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The bytes of one database. Clones share the bytes (so the fixture keeps a handle while
-/// redb owns another).
+/// The bytes of one database. Clones are handles to the same bytes, so a harness keeps one
+/// while redb owns another; what a committed transaction wrote stays when the `Database` and
+/// the `Node` over it are dropped, and everything held only in memory is gone.
 #[derive(Clone, Default)]
 pub struct MemDisk {
     bytes: Arc<Mutex<Vec<u8>>>,
@@ -21,6 +22,7 @@ pub struct MemDisk {
 
 impl std::fmt::Debug for MemDisk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The length only: the bytes themselves would flood any log.
         f.debug_struct("MemDisk")
             .field("len", &self.lock().len())
             .finish()
@@ -28,7 +30,12 @@ impl std::fmt::Debug for MemDisk {
 }
 
 impl MemDisk {
-    /// A device holding a copy of `bytes` (from [`MemDisk::bytes`]).
+    /// An empty device: redb formats it on first open.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new device holding a copy of `bytes` (an earlier [`MemDisk::snapshot`]).
     pub fn from_bytes(bytes: &[u8]) -> Self {
         MemDisk {
             bytes: Arc::new(Mutex::new(bytes.to_vec())),
@@ -36,28 +43,39 @@ impl MemDisk {
         }
     }
 
-    /// A copy of the bytes as they are now. Taken after the database over the device was
-    /// dropped, it holds a cleanly closed database.
-    pub fn bytes(&self) -> Vec<u8> {
-        self.lock().clone()
-    }
-
-    /// Opens (or, on an empty device, creates) a redb database over this device.
+    /// Opens a redb database over these bytes (creating it when empty).
     ///
-    /// Errors: redb's, when the bytes are not a database it can open.
-    pub fn open(&self) -> Result<redb::Database, redb::DatabaseError> {
+    /// Errors: whatever redb reports when the bytes are not a database it can open.
+    pub fn open_database(&self) -> Result<redb::Database, redb::DatabaseError> {
         redb::Database::builder().create_with_backend(self.clone())
     }
 
+    /// A copy of the bytes as they are now: what a crash at this instant would leave. Taken
+    /// between two batches of a peer it holds exactly what the peer committed; taken after
+    /// the database was dropped, a cleanly closed database.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.lock().clone()
+    }
+
+    /// Replaces the bytes by `bytes` (an earlier [`MemDisk::snapshot`]): a disk rolled back to
+    /// an older copy. Only while no database is open over the device, as a restore from a
+    /// backup happens while the peer is down.
+    pub fn restore(&self, bytes: &[u8]) {
+        let mut held = self.lock();
+        held.clear();
+        held.extend_from_slice(bytes);
+    }
+
     /// Makes every further write fail. A database that then fails a commit closes without
-    /// writing anything (redb skips its close-time commit after an I/O error): a fuzz target
-    /// throwing a database away this way saves that commit, which costs more than an input.
+    /// writing anything (redb skips its close-time commit after an I/O error): a harness that
+    /// throws a database away this way saves that commit.
     pub fn fail_writes(&self) {
         self.failing.store(true, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
-        // Nothing panics while holding the lock; reading through a poison is harmless here.
+        // Nothing panics while holding the lock, and the bytes are always a valid prefix of
+        // writes: reading through a poison is harmless.
         self.bytes.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
