@@ -7,7 +7,7 @@
 //! partner's pool of a flight is compared with its target, the flight's unsold seats shared
 //! in proportion to recent sales, never below a floor: the smaller of its escrow share and an
 //! equal split of what is unsold, so a cut-off partner is never empty while seats remain
-//! (a partner that sold its share gets it back even with no recent sales). The operator keeps
+//! (a partner that sold its share gets it back while the flight keeps selling). The operator keeps
 //! its own share of recent sales, and at least an equal split. A pool well under its target gets ordinary hand-overs
 //! (`Transition::Grant`) from the back of the operator's own seats, at most
 //! [`Config::escrow_max_move`] per flight and partner, and at most once every
@@ -16,8 +16,9 @@
 //! thrash. The partner's own refill (a seat request when its pool runs low) is unchanged.
 //!
 //! The policy is a pure function of the node's state and `now`: the simulator replays it
-//! exactly. Recent sales are kept in memory only (after a restart the floors apply until
-//! sales come in again), and only for the operator's own flights.
+//! exactly. Only flights sold in the last window are looked at, so a tick costs
+//! nothing for a catalog that is not selling. Recent sales are kept in memory only (after a
+//! restart nothing moves until sales come in again), and only for the operator's own flights.
 
 use super::*;
 use std::collections::VecDeque;
@@ -76,19 +77,23 @@ impl Node {
         for (_, flight, seller) in &self.demand.sales {
             *recent.entry(flight).or_default().entry(seller).or_default() += 1;
         }
-        let me = self.cfg.airline.clone();
+        let every = self.cfg.escrow_move_every_ms;
+        self.demand.last_move.retain(|_, t| now - *t < every);
         let mut moves: Vec<(SeatId, AirlineId)> = Vec::new();
         let mut moved: Vec<(FlightId, AirlineId)> = Vec::new();
-        for flight in self.catalog.flights() {
-            if flight.airline != me
-                || flight.escrow.is_empty()
+        // Only flights sold in the window: a pool falls under its target only through sales,
+        // and a tick must not scan every seat of a large catalog.
+        for (id, sales) in &recent {
+            let Some(flight) = self.catalog.flight(id) else {
+                continue;
+            };
+            if flight.escrow.is_empty()
                 || flight.cancelled
                 || flight.departure - now <= self.cfg.escrow_freeze_before_ms
             {
                 continue;
             }
-            let plan = self.plan_moves(flight, recent.get(&flight.id), now);
-            for (partner, seats) in plan {
+            for (partner, seats) in self.plan_moves(flight, sales, now) {
                 moved.push((flight.id.clone(), partner.clone()));
                 moves.extend(seats.into_iter().map(|s| (s, partner.clone())));
             }
@@ -107,7 +112,7 @@ impl Node {
     fn plan_moves(
         &self,
         flight: &Flight,
-        recent: Option<&BTreeMap<&AirlineId, u32>>,
+        recent: &BTreeMap<&AirlineId, u32>,
         now: Millis,
     ) -> Vec<(AirlineId, Vec<SeatId>)> {
         let me = &self.cfg.airline;
@@ -131,16 +136,13 @@ impl Node {
         if unsold < 2 * sellers {
             return Vec::new();
         }
-        let sales = |a: &AirlineId| recent.and_then(|r| r.get(a)).copied().unwrap_or(0);
+        let sales = |a: &AirlineId| recent.get(a).copied().unwrap_or(0);
         let total: u32 = partners.iter().map(|p| sales(p)).sum::<u32>() + sales(me);
-        // A seller's target: its share of recent sales, and never under its floor.
+        // A seller's target: its share of recent sales (`total` is at least one: only flights
+        // sold in the window are planned), and never under its floor.
         let target = |a: &AirlineId, floor: u32| -> u32 {
-            let by_sales = if total == 0 {
-                0
-            } else {
-                (u64::from(unsold) * u64::from(sales(a)) / u64::from(total)) as u32
-            };
-            by_sales.max(floor)
+            let by_sales = u64::from(unsold) * u64::from(sales(a)) / u64::from(total.max(1));
+            (by_sales as u32).max(floor)
         };
         let equal = unsold / sellers;
         // The operator keeps its own target, and at least an equal split of what is unsold.
