@@ -554,20 +554,7 @@ fn cut(events: Vec<Event>, more: bool, nonce: Millis, asker_seq: u64, p: &Parts)
     chunks.push(rest);
     chunks.reverse();
     chunks.retain(|c| !c.is_empty());
-    if chunks.is_empty() {
-        chunks.push(Vec::new());
-    }
-    let last = chunks.len() - 1;
-    let mut msgs: Vec<Message> = chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, events)| Message::Page {
-            events,
-            more: more || i != last,
-            nonce,
-            asker_seq,
-        })
-        .collect();
+    let mut msgs = passcom_net::wire::page_parts(chunks, more, nonce, asker_seq);
     if let Some(d) = p.duplicate {
         let m = msgs[d as usize % msgs.len()].clone();
         msgs.push(m);

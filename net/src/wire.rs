@@ -128,22 +128,34 @@ pub fn chunk(msg: Message) -> Vec<Message> {
             more,
             nonce,
             asker_seq,
-        } => {
-            let parts = split(events);
-            let last = parts.len() - 1;
-            parts
-                .into_iter()
-                .enumerate()
-                .map(|(i, events)| Message::Page {
-                    events,
-                    more: more || i != last,
-                    nonce,
-                    asker_seq,
-                })
-                .collect()
-        }
+        } => page_parts(split(events), more, nonce, asker_seq),
         other => vec![other],
     }
+}
+
+/// The parts of one page cut into the runs `parts` (in order): each echoes the page's `nonce`
+/// and `asker_seq`, every part but the last says `more`, and the last says what the whole
+/// page said. Never empty: no runs give one empty part.
+pub fn page_parts(
+    mut parts: Vec<Vec<Event>>,
+    more: bool,
+    nonce: passcom_crdt::Millis,
+    asker_seq: u64,
+) -> Vec<Message> {
+    if parts.is_empty() {
+        parts.push(Vec::new());
+    }
+    let last = parts.len() - 1;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, events)| Message::Page {
+            events,
+            more: more || i != last,
+            nonce,
+            asker_seq,
+        })
+        .collect()
 }
 
 /// Cuts a list of events into runs of at most about [`CHUNK_BYTES`]; always at least one run.
