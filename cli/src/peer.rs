@@ -232,6 +232,9 @@ pub fn run_peer(args: PeerArgs) -> Result<ExitCode, String> {
     cfg.node.partners = airline_set("--partners", &args.partners)?;
     cfg.node.gone_partners = airline_set("--partner-gone", &args.partner_gone)?;
     cfg.node.suspect_after_ms = args.suspect_after_ms.max(cfg.node.tick_ms);
+    // A live twin behind the same links is heard by each partner at least four times.
+    cfg.node.twin_wait_ms = cfg.node.suspect_after_ms + 4 * cfg.node.tick_ms;
+    cfg.node.incarnation = rand::random::<u64>().max(1);
     cfg.node.adaptive_escrow = args.escrow_policy == EscrowPolicy::Adaptive;
     cfg.node.escrow_window_ms = i64::from(args.escrow_window_s) * 1_000;
     cfg.node.escrow_max_move = args.escrow_max_move;
@@ -429,6 +432,7 @@ pub fn run_demo(args: DemoArgs) -> Result<ExitCode, String> {
             // The demo's three peers start together; a new data folder is a new network.
             cfg.node.recover_at_start = true;
             cfg.node.fresh_network = !data.join("passcom.redb").exists();
+            cfg.node.incarnation = rand::random::<u64>().max(1);
             cfg.node.partners = DEMO
                 .iter()
                 .filter(|d| d.0 != airline)

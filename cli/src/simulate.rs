@@ -74,6 +74,9 @@ pub enum PlantedBugArg {
     NonHolderSells,
     /// Merging keeps the lower version: a stale update rolls a token back.
     MergeKeepsLower,
+    /// A recovering peer ignores what its partners heard of other processes with its
+    /// identity: a twin sells beside the original (caught with `--faults twins`).
+    TwinUnchecked,
 }
 
 impl PlantedBugArg {
@@ -82,6 +85,7 @@ impl PlantedBugArg {
         match self {
             PlantedBugArg::NonHolderSells => "non-holder-sells",
             PlantedBugArg::MergeKeepsLower => "merge-keeps-lower",
+            PlantedBugArg::TwinUnchecked => "twin-unchecked",
         }
     }
 }

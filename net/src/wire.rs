@@ -8,19 +8,19 @@
 //! do not talk instead of misreading each other.
 
 use passcom_crdt::AirlineId;
-use passcom_node::{Event, Message};
+use passcom_node::{Event, Message, Presence};
 
 /// Version of the wire format described here.
-pub const WIRE_VERSION: u32 = 3;
+pub const WIRE_VERSION: u32 = 4;
 
 /// The gossipsub topic that carries every live event (catalog changes, seat-token changes and
 /// tickets). One topic, because an event is signed as a whole by its origin: splitting it by
 /// content would break the signature, and a subscriber filters what it wants after decoding.
-pub const EVENTS_TOPIC: &str = "passcom/v3/events";
+pub const EVENTS_TOPIC: &str = "passcom/v4/events";
 
 /// The request-response protocol for messages to one peer: token hand-overs, seat requests,
 /// vector-clock exchange and catch-up events.
-pub const DIRECT_PROTOCOL: &str = "/passcom/direct/3";
+pub const DIRECT_PROTOCOL: &str = "/passcom/direct/4";
 
 /// The identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/passcom/1";
@@ -128,19 +128,21 @@ pub fn chunk(msg: Message) -> Vec<Message> {
             more,
             nonce,
             asker_seq,
-        } => page_parts(split(events), more, nonce, asker_seq),
+            presence,
+        } => page_parts(split(events), more, nonce, asker_seq, presence),
         other => vec![other],
     }
 }
 
-/// The parts of one page cut into the runs `parts` (in order): each echoes the page's `nonce`
-/// and `asker_seq`, every part but the last says `more`, and the last says what the whole
+/// The parts of one page cut into the runs `parts` (in order): each echoes the page's `nonce`,
+/// `asker_seq` and `presence`, every part but the last says `more`, and the last says what the whole
 /// page said. Never empty: no runs give one empty part.
 pub fn page_parts(
     mut parts: Vec<Vec<Event>>,
     more: bool,
     nonce: passcom_crdt::Millis,
     asker_seq: u64,
+    presence: Presence,
 ) -> Vec<Message> {
     if parts.is_empty() {
         parts.push(Vec::new());
@@ -154,6 +156,7 @@ pub fn page_parts(
             more: more || i != last,
             nonce,
             asker_seq,
+            presence,
         })
         .collect()
 }
@@ -231,6 +234,7 @@ mod tests {
             more: false,
             nonce: 42,
             asker_seq: 7,
+            presence: Presence::default(),
         });
         assert!(parts.len() >= 3, "{} parts", parts.len());
         let flags: Vec<(bool, i64)> = parts

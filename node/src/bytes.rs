@@ -229,6 +229,11 @@ mod tests {
             more: true,
             nonce: 5,
             asker_seq: 1,
+            presence: crate::model::Presence {
+                incarnation: 9,
+                other: Some(3),
+                alone_ms: 0,
+            },
         };
         let mut cbor = Vec::new();
         ciborium::into_writer(&msg, &mut cbor).unwrap();

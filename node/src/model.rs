@@ -135,6 +135,26 @@ impl KeyRecord {
     }
 }
 
+/// What a partner has heard of one airline's processes, told to the airline in each
+/// [`Message::Page`]: how a process that just started learns whether another process with its
+/// identity is alive (a twin, or the original of a restored copy) before it writes anything.
+/// Each process has an *incarnation*, a number drawn when it opens and carried by its probes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// The incarnation of the asker this answers (echoed from its probe): a page that reaches
+    /// another process of the identity says nothing about that one.
+    pub incarnation: u64,
+    /// Another incarnation of the asker's identity that the responder heard more than its
+    /// `suspect_after_ms` after it first heard this one: a message that old would have been
+    /// given up as lost, so that process was alive after this one started.
+    pub other: Option<u64>,
+    /// How long the responder has heard this incarnation without a gap longer than its
+    /// `suspect_after_ms`, with no other incarnation heard meanwhile (ms; 0 when `other` is
+    /// set). A live process of the same identity behind the same links would have been heard
+    /// within that time.
+    pub alone_ms: Millis,
+}
+
 /// Records read from one [`Message::Keys`]; the rest are ignored.
 pub const MAX_KEY_RECORDS: usize = 64;
 
@@ -156,6 +176,10 @@ pub enum Message {
         clock: VectorClock,
         /// The sender's time when it asked, echoed in the answer.
         nonce: Millis,
+        /// The sender's incarnation: a number its process drew when it opened, so that the
+        /// answer can say whether another process of the same identity asks too (see
+        /// [`Presence`]).
+        incarnation: u64,
     },
     /// The answer to a [`Message::SyncRequest`]: events the asker lacked, fair across
     /// origins so that no origin's backlog starves another's (see `Node::events_missing_from`).
@@ -170,6 +194,9 @@ pub enum Message {
         /// The highest event of the asker's own origin that the responder holds: a recovering
         /// asker is not caught up until its clock of itself reaches it.
         asker_seq: u64,
+        /// What the responder has heard of the asker's identity: a recovering asker writes
+        /// nothing while another process of its identity may be alive.
+        presence: Presence,
     },
     /// Keys of the origins of a [`Message::Page`], sent just before it (and the sender's own):
     /// see [`KeyRecord`]. At most [`MAX_KEY_RECORDS`] are read.

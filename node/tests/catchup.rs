@@ -83,6 +83,7 @@ fn a_forged_event_inside_a_batch_verified_page_is_rejected_while_the_honest_ones
                 more: false,
                 nonce: T0,
                 asker_seq: 0,
+                presence: passcom_node::Presence::default(),
             },
         },
         T0,
@@ -135,6 +136,7 @@ fn a_page_whose_parts_arrive_in_one_batch_is_not_asked_for_again() {
             more,
             nonce: T0,
             asker_seq: 0,
+            presence: passcom_node::Presence::default(),
         },
     };
     let mut giro = giro_trusting(dir.path(), key);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use passcom_crdt::Flight;
+use passcom_crdt::{Flight, FlightId};
 use passcom_node::*;
 
 fn with_escrow(mut f: Flight, partners: &[&str]) -> Flight {
@@ -14,10 +14,22 @@ fn with_escrow(mut f: Flight, partners: &[&str]) -> Flight {
     f
 }
 
+/// A recovering peer's config. The twin wait is off here: these tests are about what is
+/// recovered; the twin tests below keep it.
 fn recovering(name: &str) -> Config {
     let mut cfg = Config::new(name);
     cfg.recover_at_start = true;
+    cfg.twin_wait_ms = 0;
     cfg
+}
+
+/// What a partner says of `node`'s identity after hearing it alone for a long time.
+fn alone(node: &Node) -> Presence {
+    Presence {
+        incarnation: node.incarnation(),
+        other: None,
+        alone_ms: 60_000,
+    }
 }
 
 #[test]
@@ -453,6 +465,7 @@ fn a_recovering_peer_is_not_caught_up_while_a_partner_holds_more_of_its_own_even
                 more: false,
                 nonce: c.now,
                 asker_seq: 5,
+                presence: alone(c.node("rumos")),
             },
         },
     );
@@ -469,6 +482,7 @@ fn a_recovering_peer_is_not_caught_up_while_a_partner_holds_more_of_its_own_even
                 more: false,
                 nonce: c.now,
                 asker_seq: 0,
+                presence: alone(c.node("rumos")),
             },
         },
     );
@@ -619,4 +633,115 @@ fn a_chosen_seat_held_by_a_partner_sells_at_the_operating_airline() {
         "{:?}",
         c.node("rumos").operation("k")
     );
+}
+
+/// A second process with giro's identity, beside the cluster's giro: it probes giro's
+/// partners as giro (they cannot tell the two apart but by incarnation) and takes their
+/// answers meant for it. Returns whether it sold a ticket, and its state at the end.
+fn run_twin(c: &mut Cluster, twin_store: Store, seconds: usize) -> (bool, PeerState) {
+    let mut cfg = Config::new("giro");
+    cfg.recover_at_start = true;
+    cfg.incarnation = 0x7717;
+    let (mut twin, _) = Node::open(cfg, twin_store, c.now).unwrap();
+    let me = twin.incarnation();
+    let mut inputs = vec![Input::Connected(a("rumos")), Input::Connected(a("boreal"))];
+    let mut sold = false;
+    for s in 0..seconds {
+        inputs.push(Input::Timer(Timer::Tick));
+        inputs.push(Input::Request(
+            9_000 + s as u64,
+            Request::Purchase(PurchaseRequest {
+                key: format!("twin-{s}"),
+                passenger: "Twin Traveler".into(),
+                account: None,
+                legs: vec![LegRequest {
+                    flight: FlightId::new("GI1"),
+                    seat: None,
+                }],
+                hold_id: None,
+            }),
+        ));
+        for out in twin.handle_batch(std::mem::take(&mut inputs), c.now) {
+            match out {
+                Output::Send { to, msg } => c.input(&to, Input::Message { from: a("giro"), msg }),
+                Output::Broadcast(msg) => {
+                    for to in ["rumos", "boreal"] {
+                        c.input(&a(to), Input::Message { from: a("giro"), msg: msg.clone() });
+                    }
+                }
+                Output::Reply(_, Reply::Ticket(_)) => sold = true,
+                _ => {}
+            }
+        }
+        // The partners' answers to the twin's probes are the twin's.
+        let queued = std::mem::take(&mut c.queue);
+        for (to, from, msg) in queued {
+            let mine = matches!(&msg, Message::Page { presence, .. } if presence.incarnation == me);
+            if to.as_str() == "giro" && mine {
+                inputs.push(Input::Message { from, msg });
+            } else {
+                c.queue.push_back((to, from, msg));
+            }
+        }
+        c.tick(1_000);
+    }
+    (sold, twin.state())
+}
+
+/// A copy of giro's store is started while giro runs (two processes, one identity). On the
+/// main of 2026-12-03 the copy caught up from the partners, went active and sold giro's seats
+/// under giro's next numbers, which giro wrote too: a fork and seats sold twice. Now the
+/// partners tell it they hear another process of its identity, and it halts before it writes.
+#[test]
+fn a_second_process_with_a_live_peer_s_identity_halts_before_it_sells() {
+    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    c.put(
+        "giro",
+        vec![flight("giro", "GI1", "BSB", "REC", 12, 5, "AB")],
+    );
+    for i in 0..3 {
+        let id = c.buy("giro", &format!("k{i}"), &[("GI1", None)]);
+        c.settle();
+        assert!(c.ticket(id).is_some());
+    }
+    c.ticks(2, 1_000);
+    let copy = c.dir.path().join("giro-copy.redb");
+    std::fs::copy(c.path("giro"), &copy).unwrap();
+    let (sold, state) = run_twin(&mut c, Store::open(&copy).unwrap(), 15);
+    assert!(!sold, "the twin sold while giro ran");
+    match state {
+        PeerState::Halted { reason } => assert!(reason.contains("another process"), "{reason}"),
+        other => panic!("the twin is {other:?}"),
+    }
+    // giro itself sells on, and nobody saw two versions of a number.
+    let id = c.buy("giro", "after", &[("GI1", None)]);
+    c.settle();
+    assert!(c.ticket(id).is_some(), "{:?}", c.replies.get(&id));
+    for n in ["giro", "rumos", "boreal"] {
+        assert!(c.node(n).equivocations().0.is_empty(), "{n}");
+    }
+}
+
+/// The same copy started after giro crashed is giro's restart, not a twin: once its partners
+/// have heard it alone for the twin wait, it sells.
+#[test]
+fn a_restart_from_the_same_store_sells_after_the_twin_wait() {
+    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    c.put(
+        "giro",
+        vec![flight("giro", "GI1", "BSB", "REC", 12, 5, "AB")],
+    );
+    let id = c.buy("giro", "k0", &[("GI1", None)]);
+    c.settle();
+    assert!(c.ticket(id).is_some());
+    c.tick(1_000);
+    c.crash("giro");
+    let copy = c.dir.path().join("giro-copy.redb");
+    std::fs::copy(c.path("giro"), &copy).unwrap();
+    let (sold, state) = run_twin(&mut c, Store::open(&copy).unwrap(), 4);
+    assert!(!sold, "sold before the twin wait was over");
+    assert!(matches!(state, PeerState::Recovering { .. }), "{state:?}");
+    let (sold, state) = run_twin(&mut c, Store::open(&copy).unwrap(), 12);
+    assert!(sold, "the restarted peer never sold: {state:?}");
+    assert_eq!(state, PeerState::Active);
 }

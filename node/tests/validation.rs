@@ -394,6 +394,7 @@ fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record() {
     let sync = |asker: &Node| Message::SyncRequest {
         clock: asker.clock().clone(),
         nonce: T0,
+        incarnation: asker.incarnation(),
     };
     let deliver = |to: &mut Node, from: &str, out: Vec<Output>| {
         // Pages first, key records after them: the worst order for the receiver.

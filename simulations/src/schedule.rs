@@ -73,6 +73,7 @@ impl SimOptions {
         return self.planted_bug.map(|b| match b {
             passcom_node::PlantedBug::NonHolderSells => "non-holder-sells",
             passcom_node::PlantedBug::MergeKeepsLower => "merge-keeps-lower",
+            passcom_node::PlantedBug::TwinUnchecked => "twin-unchecked",
         });
         #[cfg(not(feature = "planted-bugs"))]
         None

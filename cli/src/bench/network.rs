@@ -606,6 +606,7 @@ pub fn catch_up_network(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
         more: false,
         nonce: 0,
         asker_seq: 0,
+        presence: passcom_node::Presence::default(),
     })
     .iter()
     .map(|m| passcom_net::wire::encode(m).map(|b| b.len()).unwrap_or(0))

@@ -9,7 +9,7 @@
 //! page filled origin by origin could re-send the same undeliverable events forever).
 
 use super::Node;
-use crate::model::{Event, Message, Output};
+use crate::model::{Event, Message, Output, Presence};
 use crate::store::StoreError;
 use passcom_crdt::{AirlineId, Millis, VectorClock};
 
@@ -65,8 +65,16 @@ impl Node {
 
     /// Answers a probe and catch-up request: always, even with nothing to send, because the
     /// answer is also the asker's proof that this peer is alive.
-    pub(super) fn on_sync_request(&mut self, from: &AirlineId, clock: &VectorClock, nonce: Millis) {
+    pub(super) fn on_sync_request(
+        &mut self,
+        from: &AirlineId,
+        clock: &VectorClock,
+        nonce: Millis,
+        incarnation: u64,
+        now: Millis,
+    ) {
         self.forget_events_disowned_by(from, clock.get(from));
+        let presence = self.presence_for(from, incarnation, now);
         let (events, more) = self
             .events_missing_from(clock, self.cfg.max_events_per_sync)
             .unwrap_or_default();
@@ -78,6 +86,7 @@ impl Node {
                 more,
                 nonce,
                 asker_seq: self.clock.get(from),
+                presence,
             },
         });
         if !clock.missing_from(&self.clock).is_empty() {
@@ -103,7 +112,9 @@ impl Node {
 
     /// A page of catch-up arrived: it proves its sender alive, its events are applied (or
     /// deferred until their predecessors arrive), and if the sender has more we ask at once
-    /// rather than at the next tick, so a long backlog moves a page per round trip.
+    /// rather than at the next tick, so a long backlog moves a page per round trip. What it
+    /// heard of our identity counts toward recovery (see `twins.rs`).
+    #[allow(clippy::too_many_arguments)] // the fields of one message
     pub(super) fn on_page(
         &mut self,
         from: &AirlineId,
@@ -111,11 +122,13 @@ impl Node {
         more: bool,
         nonce: Millis,
         asker_seq: u64,
+        presence: Presence,
         now: Millis,
     ) {
         self.on_answer(from, nonce, now);
         self.on_events(from, events, now);
         self.partner_holds_ours(from, asker_seq, !more);
+        self.partner_presence(from, presence);
         if more {
             self.ask_sync(from);
         }

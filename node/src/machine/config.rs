@@ -58,6 +58,16 @@ pub struct Config {
     /// The operator asserts that no partner holds events of this airline (a brand-new
     /// network): an empty store starts active instead of waiting for partners.
     pub fresh_network: bool,
+    /// This process's incarnation, carried by its probes (see [`crate::Presence`]): any
+    /// number that no other process of this identity uses, drawn at random by the caller;
+    /// 0 draws it from the airline and the time of [`Node::open`].
+    pub incarnation: u64,
+    /// A recovering peer becomes active only after every partner it waits for has heard it,
+    /// and no other process of its identity, for this long, and after this long of its own
+    /// time (ms; 0 turns the check off). A live twin behind the same links probes each partner
+    /// every tick, so the default, 7 s (`suspect_after_ms` of 3 s plus four ticks of 1 s), leaves each partner at
+    /// least four of its probes to hear. Two clocks must both jump forward to shorten it.
+    pub twin_wait_ms: i64,
     /// The partners this peer's network has, besides those it learns of (its clock's origins
     /// and its connections). A recovering peer waits to be caught up by every one of them:
     /// after a lost disk it knows nobody, and a partner it never hears of may be the only
@@ -96,6 +106,8 @@ impl Config {
             suspect_after_ms: 3_000,
             recover_at_start: false,
             fresh_network: false,
+            incarnation: 0,
+            twin_wait_ms: 7_000,
             partners: BTreeSet::new(),
             gone_partners: BTreeSet::new(),
             #[cfg(feature = "planted-bugs")]

@@ -45,6 +45,7 @@ mod keys;
 mod liveness;
 mod purchases;
 mod recovery;
+mod twins;
 mod remote;
 mod replication;
 mod seats;
@@ -68,6 +69,9 @@ pub enum PlantedBug {
     NonHolderSells,
     /// Merging keeps the lower version: a stale update rolls a token back.
     MergeKeepsLower,
+    /// A recovering peer ignores what its partners heard of other processes with its
+    /// identity: a twin sells beside the original.
+    TwinUnchecked,
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -77,8 +81,9 @@ impl std::str::FromStr for PlantedBug {
         match s {
             "non-holder-sells" => Ok(PlantedBug::NonHolderSells),
             "merge-keeps-lower" => Ok(PlantedBug::MergeKeepsLower),
+            "twin-unchecked" => Ok(PlantedBug::TwinUnchecked),
             _ => Err(format!(
-                "unknown planted bug {s:?}: expected non-holder-sells or merge-keeps-lower"
+                "unknown planted bug {s:?}: expected non-holder-sells, merge-keeps-lower or twin-unchecked"
             )),
         }
     }
@@ -136,6 +141,10 @@ pub struct Node {
     /// Connected partners that answered a recent probe: the only ones counted on.
     reachable: BTreeSet<AirlineId>,
     phase: Phase,
+    /// This process's incarnation, in every probe it sends (see `twins.rs`).
+    incarnation: u64,
+    /// What this peer heard of each partner's incarnations, told back in its pages.
+    incarnations: twins::Incarnations,
     equivocations: Vec<Equivocation>,
     equivocation_count: u64,
     /// Added to the caller's `now` so that the node's time never runs backward (a wall clock
@@ -251,6 +260,10 @@ impl Node {
                 VerifyingKey::from_bytes(key).map_err(|_| OpenError::Key(airline.clone()))?,
             );
         }
+        let incarnation = match cfg.incarnation {
+            0 => twins::derive_incarnation(&cfg.airline, now),
+            drawn => drawn,
+        };
         let mut node = Node {
             cfg,
             store,
@@ -269,6 +282,8 @@ impl Node {
             heard: BTreeMap::new(),
             reachable: BTreeSet::new(),
             phase: Phase::Active,
+            incarnation,
+            incarnations: twins::Incarnations::default(),
             equivocations: Vec::new(),
             equivocation_count: 0,
             time_offset: 0,
@@ -699,6 +714,7 @@ impl Node {
                 msg: Message::SyncRequest {
                     clock: self.clock.clone(),
                     nonce: self.last_now,
+                    incarnation: self.incarnation,
                 },
             });
         }
@@ -707,13 +723,18 @@ impl Node {
     fn on_message(&mut self, from: AirlineId, msg: Message, now: Millis) {
         match msg {
             Message::Events { events } => self.on_events(&from, events, now),
-            Message::SyncRequest { clock, nonce } => self.on_sync_request(&from, &clock, nonce),
+            Message::SyncRequest {
+                clock,
+                nonce,
+                incarnation,
+            } => self.on_sync_request(&from, &clock, nonce, incarnation, now),
             Message::Page {
                 events,
                 more,
                 nonce,
                 asker_seq,
-            } => self.on_page(&from, events, more, nonce, asker_seq, now),
+                presence,
+            } => self.on_page(&from, events, more, nonce, asker_seq, presence, now),
             Message::SeatRequest {
                 flight,
                 seats,

@@ -19,7 +19,7 @@ use super::Node;
 use crate::model::{Event, Refusal};
 use passcom_crdt::{AirlineId, Millis, TokenState, Transition};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many equivocations are kept for the status page (the count goes on).
 const MAX_EQUIVOCATIONS: usize = 64;
@@ -34,6 +34,9 @@ pub(super) enum Phase {
         own_seen: u64,
         /// Partners that answered with everything we lacked.
         caught_up: BTreeSet<AirlineId>,
+        /// Per partner, how long it said it has heard this process and no other of our
+        /// identity (see `twins.rs`).
+        alone: BTreeMap<AirlineId, Millis>,
     },
     Halted(String),
 }
@@ -44,6 +47,7 @@ impl Phase {
             since,
             own_seen: 0,
             caught_up: BTreeSet::new(),
+            alone: BTreeMap::new(),
         }
     }
 
@@ -163,6 +167,9 @@ impl Node {
         if caught_up.is_empty() || self.partners_known().any(|a| !caught_up.contains(a)) {
             return;
         }
+        if !self.alone_long_enough(self.partners_known(), now) {
+            return;
+        }
         self.phase = Phase::Active;
         // Hand-overs to us that arrived while we could not write: take them now.
         let arriving: Vec<_> = self
@@ -273,7 +280,7 @@ impl Node {
         }
     }
 
-    fn halt(&mut self, reason: String) {
+    pub(super) fn halt(&mut self, reason: String) {
         if !matches!(self.phase, Phase::Halted(_)) {
             self.phase = Phase::Halted(reason);
         }

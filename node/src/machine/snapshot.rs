@@ -46,6 +46,8 @@ impl Node {
             heard: self.heard.clone(),
             reachable: self.reachable.clone(),
             phase: self.phase.clone(),
+            incarnation: self.incarnation,
+            incarnations: self.incarnations.clone(),
             equivocations: self.equivocations.clone(),
             equivocation_count: self.equivocation_count,
             time_offset: self.time_offset,

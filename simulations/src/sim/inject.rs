@@ -506,6 +506,8 @@ impl Simulation {
             })
             .max()
             .unwrap_or(0)
+            // A running twin's store is a copy too: what it holds it also serves.
+            .max(self.twin_holds(origin))
     }
 
     /// [`Simulation::surviving_seq`] of every peer.

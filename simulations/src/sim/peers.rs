@@ -58,8 +58,9 @@ impl Simulation {
         self.mix(n as u64 ^ (count << 32));
         for out in &outputs {
             if let Output::Broadcast(Message::Events { events }) = out {
-                for ev in events.iter().filter(|e| e.origin == self.world.airlines[n]) {
-                    if let Err(b) = self.checker.observe_event(ev) {
+                let me = self.world.airlines[n].clone();
+                for ev in events.iter().filter(|e| e.origin == me) {
+                    if let Err(b) = self.observe_own_event(ev) {
                         return self.breach(b);
                     }
                 }

@@ -7,16 +7,15 @@
 //! id), a direct message to the airline lands at either process, and its messages say they
 //! come from the airline. It is told of the connections up when it starts, as libp2p would.
 //!
-//! What the checker may demand. The twin writes events under its airline's numbers, and so
-//! does the original: two different events under one number exist as soon as both write,
-//! which is what invariant 8 says a twin is; so the twin's events are never handed to the
-//! checker as the origin's history (`Checker::observe_event` would call them a second
-//! version at once). What must hold is what the design promises of a twin: it is detected
-//! and stopped, never merged. Every invariant of the honest peers is checked as in every
-//! run over the events they commit, and the final check judges the converged state; the
-//! twin's own tickets are never demanded (its store goes with it when it stops). Rejections
-//! of messages of the twinned airline are counted (`twin_rejections`), not held against it:
-//! a partner that applied one version refuses what the other process builds on the other.
+//! What the checker may demand: everything, of the twin as of any peer. The node stops a
+//! newcomer that its partners hear beside a live process of its identity before it writes
+//! (`passcom_node`'s `machine/twins.rs`), so the events a twin commits are the origin's
+//! history — it writes only when the original is down, as a restart would — and they go to
+//! the checker like the original's: two different events under one number are a violation
+//! (invariant 8), and so is a seat the two sold twice. What the twin wrote that no surviving
+//! copy holds when it stops is forgotten, with its tickets, as for a lost disk; its travelers'
+//! tickets are not demanded otherwise (its store goes with it). Rejections of messages of the
+//! twinned airline are counted (`twin_rejections`), not held against it.
 
 use super::*;
 use crate::backend::SharedMemoryBackend;
@@ -63,6 +62,9 @@ impl Simulation {
         }
         let mut cfg = self.peers[x].cfg.clone();
         cfg.fresh_network = false;
+        // A process of its own: an incarnation no restart of the original draws (those are
+        // derived from the airline and the time of opening).
+        cfg.incarnation = 0x7717_0000_0000 + u64::from(self.twins.generation) + 1;
         let name = format!("<simulated twin of {}>", cfg.airline);
         let opened = backend
             .open_database()
@@ -143,6 +145,16 @@ impl Simulation {
         };
         self.steps += 1;
         self.mix(0x7717 ^ self.now as u64);
+        let airline = self.twins.current.as_ref().map(|t| self.world.airlines[t.of].clone());
+        for out in &outputs {
+            if let Output::Broadcast(Message::Events { events }) = out {
+                for ev in events.iter().filter(|e| Some(&e.origin) == airline.as_ref()) {
+                    if let Err(b) = self.observe_own_event(ev) {
+                        return self.breach(b);
+                    }
+                }
+            }
+        }
         for out in outputs {
             self.perform_twin(out);
             if self.violation.is_some() {
@@ -284,6 +296,30 @@ impl Simulation {
             self.metrics.faults.twin_halts += 1;
             self.crash_for(x, Down::For(TWIN_RESTART_MS));
         }
+    }
+
+    /// Hands an event a peer (or its twin) committed under its own origin to the checker. A
+    /// second version of a number is forgiven only where the first is gone: a stopped twin's
+    /// store went with it, so what it wrote that no surviving copy holds is forgotten (with
+    /// its tickets) before the number is judged again, as for a lost disk.
+    pub(super) fn observe_own_event(&mut self, ev: &passcom_node::Event) -> Result<(), Breach> {
+        match self.checker.observe_event(ev) {
+            Err((Invariant::UniqueSequence, _))
+                if self.twins.current.is_none() && self.is_twinned(&ev.origin) =>
+            {
+                self.forget_lost();
+                self.checker.observe_event(ev)
+            }
+            r => r,
+        }
+    }
+
+    /// The highest event of `origin` that the running twin holds (0 without one).
+    pub(super) fn twin_holds(&self, origin: &AirlineId) -> u64 {
+        self.twins
+            .current
+            .as_ref()
+            .map_or(0, |t| t.node.clock().get(origin))
     }
 
     /// Whether `airline` had a twin in this run.
