@@ -2,8 +2,9 @@
 //! address kept among the re-dialled ones) and hang-up (a peer blocked both ways until a dial
 //! or a heal names it).
 //!
-//! It owns the block list's use for cuts and hang-ups; it must never feed the node (a command
-//! changes which peers are reachable, and the node learns that from connection events).
+//! An operator's order changes who is cut off or hung up on here and only here (`swarm` then
+//! keeps those peers out as they come back). It must never feed the node: a command changes
+//! which peers are reachable, and the node learns that from connection events.
 
 use super::{BACKOFF_MIN, Driver};
 use crate::{Command, ConnectedPeer, NetError, wire};
