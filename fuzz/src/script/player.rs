@@ -1,0 +1,359 @@
+//! Plays a fuzz input against one node ([`Player`]) and checks it after every step: no flight
+//! shows more live legs than seats, every reply answers a request, and the log never changes
+//! an adopted event, has no gap in the node's own numbers and holds only events signed by
+//! their origin.
+//!
+//! It must never repair or skip what the node did: a failed check is a panic, the fuzzer's
+//! finding.
+
+use super::keys::{key_of, signing_key, verifying_key};
+use super::pool::{cut, label};
+use super::{MAX_EVENTS, MAX_OPS, Nonce, Op, Pool, Who};
+use crate::{AIRLINES, T0};
+use ed25519_dalek::{Signature, Signer, Verifier};
+use passcom_crdt::{AirlineId, FlightId, Millis, VectorClock};
+use passcom_node::{
+    Event, HoldRequest, Input, KeyRecord, LegRequest, Message, Node, Output, PurchaseRequest,
+    Request, TicketStatus, Timer,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The events a node's log holds, as they were adopted.
+#[derive(Clone, Debug, Default)]
+pub struct Adopted(BTreeMap<(AirlineId, u64), Event>);
+
+/// Plays an input against a node and checks it after every step.
+pub struct Player<'a> {
+    /// The node under test.
+    pub node: Node,
+    /// What inputs are built from.
+    pub pool: &'a Pool,
+    /// The node's time.
+    pub now: Millis,
+    /// Every (origin, seq) the node has adopted, with the event it adopted: an event
+    /// once in the log never changes.
+    adopted: BTreeMap<(AirlineId, u64), Event>,
+    /// The nonce of the node's latest probe to each partner.
+    probes: BTreeMap<AirlineId, Millis>,
+    /// The ids of the requests made to the node, so any reply can be matched to one.
+    requests: BTreeSet<u64>,
+    next_request: u64,
+    /// Whether remote events in the log must carry their origin's signature.
+    signatures: bool,
+}
+
+impl<'a> Player<'a> {
+    /// A player over `node`, which requires signatures when `signatures`. `baseline` is what
+    /// [`Player::baseline`] gave for the node `node` was copied from (its log is then not
+    /// read and checked again).
+    pub fn new(
+        node: Node,
+        pool: &'a Pool,
+        now: Millis,
+        signatures: bool,
+        baseline: &Adopted,
+    ) -> Self {
+        let mut p = Player {
+            node,
+            pool,
+            now,
+            adopted: baseline.0.clone(),
+            probes: BTreeMap::new(),
+            requests: BTreeSet::new(),
+            next_request: 0,
+            signatures,
+        };
+        // A copy of a node whose log `baseline` holds: nothing to check yet.
+        if p.adopted.is_empty() {
+            p.check_log();
+        }
+        p
+    }
+
+    /// Checks the log of `node` (a node copies will be made of) and returns what it holds,
+    /// for [`Player::new`].
+    ///
+    /// Panics: when the log fails the checks of [`Player::check_log`].
+    pub fn baseline(node: Node, pool: &Pool, signatures: bool) -> Adopted {
+        let now = T0;
+        let p = Player::new(node, pool, now, signatures, &Adopted::default());
+        Adopted(p.adopted)
+    }
+
+    /// Feeds one input to the node, records the probes it sends and checks its outputs.
+    pub fn feed(&mut self, input: Input) {
+        let out = self.node.handle(input, self.now);
+        for o in &out {
+            match o {
+                Output::Send {
+                    to,
+                    msg: Message::SyncRequest { nonce, .. },
+                } => {
+                    self.probes.insert(to.clone(), *nonce);
+                }
+                Output::Reply(id, _) => {
+                    assert!(
+                        self.requests.contains(id),
+                        "a reply without a request: {o:?}"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn message(&mut self, from: Who, msg: Message) {
+        self.feed(Input::Message {
+            from: from.id(),
+            msg,
+        });
+    }
+
+    fn request(&mut self, req: Request) {
+        self.next_request += 1;
+        self.requests.insert(self.next_request);
+        self.feed(Input::Request(self.next_request, req));
+    }
+
+    /// Plays every step (at most [`MAX_OPS`]), checking the node after each, and its log
+    /// after the last.
+    pub fn play_all(&mut self, ops: &[Op]) {
+        for op in ops.iter().take(MAX_OPS) {
+            self.play(op);
+        }
+        self.check_log();
+    }
+
+    /// Plays one step, then checks the node's capacity (the log is checked by
+    /// [`Player::play_all`]: reading it back from redb after every step would cost more than
+    /// the step).
+    pub fn play(&mut self, op: &Op) {
+        let victim = self.node.airline().clone();
+        match op {
+            Op::Replay { index, from } => {
+                if self.pool.log.is_empty() {
+                    return;
+                }
+                let r = &self.pool.log[*index as usize % self.pool.log.len()];
+                let from = from.map(Who::id).unwrap_or_else(|| r.from.clone());
+                if from == victim {
+                    return; // the transport never attributes a message to ourselves
+                }
+                self.feed(Input::Message {
+                    from,
+                    msg: r.msg.clone(),
+                });
+            }
+            Op::Events { from, events } => {
+                let events = events
+                    .iter()
+                    .take(MAX_EVENTS)
+                    .map(|e| self.pool.build(e))
+                    .collect();
+                self.message(*from, Message::Events { events });
+            }
+            Op::Page {
+                from,
+                events,
+                more,
+                nonce,
+                asker_seq,
+                parts,
+            } => {
+                let events = events
+                    .iter()
+                    .take(MAX_EVENTS)
+                    .map(|e| self.pool.build(e))
+                    .collect();
+                let nonce = match nonce {
+                    Nonce::Echo => self.probes.get(&from.id()).copied().unwrap_or(T0),
+                    Nonce::Other(d) => T0 + i64::from(*d),
+                };
+                for m in cut(events, *more, nonce, u64::from(*asker_seq), parts) {
+                    self.message(*from, m);
+                }
+            }
+            Op::Answer { from, limit, parts } => {
+                let limit = (*limit as usize % 16) + 1;
+                let (events, more) = self.pool.missing(&self.node, limit);
+                let nonce = self.probes.get(&from.id()).copied().unwrap_or(T0);
+                let asker_seq = self
+                    .pool
+                    .events
+                    .iter()
+                    .filter(|e| e.origin == victim)
+                    .map(|e| e.seq)
+                    .max()
+                    .unwrap_or(0);
+                for m in cut(events, more, nonce, asker_seq, parts) {
+                    self.message(*from, m);
+                }
+            }
+            Op::SyncRequest { from, clock, nonce } => {
+                let mut vc = VectorClock::new();
+                for (who, n) in [Who::Rumos, Who::Giro, Who::Boreal, Who::Zeta]
+                    .iter()
+                    .zip(clock)
+                {
+                    vc.observe(&who.id(), u64::from(*n));
+                }
+                self.message(
+                    *from,
+                    Message::SyncRequest {
+                        clock: vc,
+                        nonce: T0 + i64::from(*nonce),
+                    },
+                );
+            }
+            Op::Keys { from, records } => {
+                let records = records
+                    .iter()
+                    .take(4)
+                    .map(|(airline, key, signer)| {
+                        let mut r = KeyRecord {
+                            airline: airline.id(),
+                            key: verifying_key(key.key_index()).to_bytes().to_vec(),
+                            signature: Vec::new(),
+                        };
+                        r.signature = signing_key(signer.key_index())
+                            .sign(&r.signed_bytes())
+                            .to_bytes()
+                            .to_vec();
+                        r
+                    })
+                    .collect();
+                self.message(*from, Message::Keys { records });
+            }
+            Op::SeatRequest {
+                from,
+                flight,
+                seats,
+                count,
+            } => {
+                let msg = Message::SeatRequest {
+                    flight: self.pool.flight(*flight),
+                    seats: seats.iter().take(6).map(|s| label(*s)).collect(),
+                    count: u32::from(*count),
+                };
+                self.message(*from, msg);
+            }
+            Op::Raw { from, bytes } => {
+                if let Ok(msg) = ciborium::from_reader::<Message, _>(bytes.as_slice()) {
+                    self.message(*from, msg);
+                }
+            }
+            Op::Buy { flight, seat, key } => {
+                let req = PurchaseRequest {
+                    key: format!("fuzz-{}", key % 4),
+                    passenger: "Fuzz".into(),
+                    account: None,
+                    legs: vec![LegRequest {
+                        flight: self.pool.flight(*flight),
+                        seat: seat.map(label),
+                    }],
+                    hold_id: None,
+                };
+                self.request(Request::Purchase(req));
+            }
+            Op::Hold { flight, cart } => {
+                let req = HoldRequest {
+                    hold_id: format!("fuzz-cart-{}", cart % 3),
+                    account: None,
+                    legs: vec![LegRequest {
+                        flight: self.pool.flight(*flight),
+                        seat: None,
+                    }],
+                    expires: self.now + 60_000,
+                };
+                self.request(Request::Hold(req));
+            }
+            Op::Cancel(t) => {
+                let ticket = self.pool.ticket(*t);
+                self.request(Request::Cancel {
+                    ticket,
+                    account: None,
+                });
+            }
+            Op::Tick => self.feed(Input::Timer(Timer::Tick)),
+            Op::Clock(secs) => self.now += i64::from(*secs) * 1_000,
+            Op::Connected(w) => self.feed(Input::Connected(w.id())),
+            Op::Disconnected(w) => self.feed(Input::Disconnected(w.id())),
+            Op::PeerKey(airline, key) => self.feed(Input::PeerKey {
+                airline: airline.id(),
+                key: verifying_key(key.key_index()).to_bytes(),
+            }),
+            Op::PartnerGone(w) => self.feed(Input::PartnerGone(w.id())),
+        }
+        self.check_capacity();
+    }
+
+    /// No flight shows more live legs than seats.
+    pub fn check_capacity(&self) {
+        let mut sold: BTreeMap<&FlightId, u32> = BTreeMap::new();
+        for t in self.node.tickets().values() {
+            if t.status == TicketStatus::Live {
+                for leg in &t.legs {
+                    *sold.entry(&leg.flight).or_default() += 1;
+                }
+            }
+        }
+        for (flight, n) in sold {
+            if let Some(f) = self.node.catalog().flight(flight) {
+                assert!(
+                    n <= f.capacity(),
+                    "{flight}: {n} live legs, {} seats",
+                    f.capacity()
+                );
+            }
+        }
+    }
+
+    /// The log: an event once adopted never changes (no two events for one origin and
+    /// number), the node's own events are numbered without gaps and signed by its key, and,
+    /// when signatures are required, every event of a roster airline is signed by it.
+    pub fn check_log(&mut self) {
+        let me = self.node.airline().clone();
+        let log = self
+            .node
+            .events_missing_from(&VectorClock::new(), usize::MAX)
+            .expect("the in-memory log reads")
+            .0;
+        let mut own = 0u64;
+        for e in &log {
+            if e.origin == me {
+                own += 1;
+                assert_eq!(
+                    e.seq, own,
+                    "the node's own log has a gap or is out of order"
+                );
+            }
+            let key = (e.origin.clone(), e.seq);
+            if let Some(first) = self.adopted.get(&key) {
+                // Checked when first seen; it must not have changed since.
+                assert!(
+                    first == e,
+                    "event {} of {} changed in the log: two versions adopted",
+                    e.seq,
+                    e.origin
+                );
+                continue;
+            }
+            let must_verify = e.origin == me || self.signatures;
+            if must_verify && let Some(i) = key_of(&e.origin).filter(|i| *i < AIRLINES.len()) {
+                let ok = Signature::from_slice(&e.signature)
+                    .is_ok_and(|sig| verifying_key(i).verify(&e.signed_bytes(), &sig).is_ok());
+                assert!(
+                    ok,
+                    "event {} of {} in the log is not signed by it",
+                    e.seq, e.origin
+                );
+            }
+            self.adopted.insert(key, e.clone());
+        }
+        assert_eq!(
+            own,
+            self.node.clock().get(&me),
+            "gaps in the node's own log"
+        );
+    }
+}
