@@ -57,7 +57,7 @@ pub struct SimulateArgs {
     /// Fault families on top of partitions and short crashes: all, classic (none), default,
     /// or a comma list of silent-cuts, clock-steps, long-outages, disk-loss, rollback,
     /// never-return, signatures, small-pages, wire, twins, rogue (`rogue` is `--byzantine 1`).
-    /// The default is every family but twins and rogue.
+    /// The default is every family but rogue.
     #[arg(long, default_value = "default")]
     faults: String,
     /// Extra airlines that attack instead of selling, with valid keys of their own: shadow

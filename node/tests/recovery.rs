@@ -663,10 +663,22 @@ fn run_twin(c: &mut Cluster, twin_store: Store, seconds: usize) -> (bool, PeerSt
         ));
         for out in twin.handle_batch(std::mem::take(&mut inputs), c.now) {
             match out {
-                Output::Send { to, msg } => c.input(&to, Input::Message { from: a("giro"), msg }),
+                Output::Send { to, msg } => c.input(
+                    &to,
+                    Input::Message {
+                        from: a("giro"),
+                        msg,
+                    },
+                ),
                 Output::Broadcast(msg) => {
                     for to in ["rumos", "boreal"] {
-                        c.input(&a(to), Input::Message { from: a("giro"), msg: msg.clone() });
+                        c.input(
+                            &a(to),
+                            Input::Message {
+                                from: a("giro"),
+                                msg: msg.clone(),
+                            },
+                        );
                     }
                 }
                 Output::Reply(_, Reply::Ticket(_)) => sold = true,

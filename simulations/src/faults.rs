@@ -83,12 +83,10 @@ pub struct FaultSet {
 }
 
 impl Default for FaultSet {
-    /// Every family but `twins`: each was caught breaking an invariant by its own family
-    /// before the node was fixed (see `simulations/tests/faults.rs`), and the node now
-    /// survives them all. Twins stay out until they keep every invariant over 1,000
-    /// schedules (README, simulation section).
+    /// Every family: each was caught breaking an invariant by its own family before the node
+    /// was fixed (see `simulations/tests/faults.rs`), and the node now survives them all.
     fn default() -> Self {
-        FaultSet::all().without(FaultFamily::Twins)
+        FaultSet::all()
     }
 }
 
@@ -470,10 +468,7 @@ mod tests {
             FaultSet::default()
         );
         assert!(FaultSet::parse("gremlins").is_err());
-        assert_eq!(
-            FaultSet::default(),
-            FaultSet::all().without(FaultFamily::Twins)
-        );
+        assert_eq!(FaultSet::default(), FaultSet::all());
         assert!(
             FaultSet::parse("wire,twins")
                 .unwrap()

@@ -165,6 +165,21 @@ fn a_merge_that_keeps_the_lower_version_is_caught() {
     hunt(PlantedBug::MergeKeepsLower);
 }
 
+/// A newcomer that ignores what its partners hear of its identity sells beside the original
+/// (the node of the main of 2026-12-03): the twins family finds two versions of a number or a
+/// seat sold twice, as it did then in 28 of 40 twin schedules.
+#[test]
+fn a_twin_that_ignores_its_partners_is_caught() {
+    let (_, v) = hunt(PlantedBug::TwinUnchecked);
+    assert!(
+        matches!(
+            v.invariant,
+            Invariant::UniqueSequence | Invariant::NoDoubleSale | Invariant::SingleHolder
+        ),
+        "{v}"
+    );
+}
+
 #[test]
 fn availability_by_kind_adds_up_and_the_adaptive_policy_keeps_every_invariant() {
     let seed = first_seed(7);

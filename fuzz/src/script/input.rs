@@ -178,6 +178,8 @@ pub enum Op {
         nonce: Nonce,
         /// Its `asker_seq`.
         asker_seq: u8,
+        /// What it says it heard of the node's identity.
+        presence: Seen,
         /// How it travels.
         parts: Parts,
     },
@@ -199,6 +201,8 @@ pub enum Op {
         clock: [u8; 4],
         /// Its nonce.
         nonce: i32,
+        /// Its incarnation.
+        incarnation: u8,
     },
     /// Key records: `airline` bound to `key`'s verifying key, signed by `signer`'s.
     Keys {
@@ -266,4 +270,15 @@ pub struct Script {
     pub signatures: bool,
     /// The steps (at most [`MAX_OPS`](super::MAX_OPS) are played).
     pub ops: Vec<Op>,
+}
+
+/// What a page says its sender heard of the node's identity (`passcom_node::Presence`).
+#[derive(Arbitrary, Clone, Debug)]
+pub enum Seen {
+    /// The node's process alone, for this many tens of milliseconds.
+    Alone(u16),
+    /// Another process of the node's identity, with this incarnation.
+    Twin(u8),
+    /// An answer meant for another process of the node's identity.
+    Elsewhere(u8),
 }

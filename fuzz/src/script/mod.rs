@@ -21,7 +21,7 @@ mod keys;
 mod player;
 mod pool;
 
-pub use input::{Edit, EventOp, Nonce, Op, Parts, Script, Sign, State, Who};
+pub use input::{Edit, EventOp, Nonce, Op, Parts, Script, Seen, Sign, State, Who};
 pub use player::{Adopted, Player};
 pub use pool::Pool;
 

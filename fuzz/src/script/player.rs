@@ -8,13 +8,13 @@
 
 use super::keys::{key_of, signing_key, verifying_key};
 use super::pool::{cut, label};
-use super::{MAX_EVENTS, MAX_OPS, Nonce, Op, Pool, Who};
+use super::{MAX_EVENTS, MAX_OPS, Nonce, Op, Pool, Seen, Who};
 use crate::{AIRLINES, T0};
 use ed25519_dalek::{Signature, Signer, Verifier};
 use passcom_crdt::{AirlineId, FlightId, Millis, VectorClock};
 use passcom_node::{
-    Event, HoldRequest, Input, KeyRecord, LegRequest, Message, Node, Output, PurchaseRequest,
-    Request, TicketStatus, Timer,
+    Event, HoldRequest, Input, KeyRecord, LegRequest, Message, Node, Output, Presence,
+    PurchaseRequest, Request, TicketStatus, Timer,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -158,6 +158,7 @@ impl<'a> Player<'a> {
                 more,
                 nonce,
                 asker_seq,
+                presence,
                 parts,
             } => {
                 let events = events
@@ -169,7 +170,25 @@ impl<'a> Player<'a> {
                     Nonce::Echo => self.probes.get(&from.id()).copied().unwrap_or(T0),
                     Nonce::Other(d) => T0 + i64::from(*d),
                 };
-                for m in cut(events, *more, nonce, u64::from(*asker_seq), parts) {
+                let mine = self.node.incarnation();
+                let presence = match presence {
+                    Seen::Alone(t) => Presence {
+                        incarnation: mine,
+                        other: None,
+                        alone_ms: i64::from(*t) * 10,
+                    },
+                    Seen::Twin(i) => Presence {
+                        incarnation: mine,
+                        other: Some(u64::from(*i)),
+                        alone_ms: 0,
+                    },
+                    Seen::Elsewhere(i) => Presence {
+                        incarnation: mine ^ (u64::from(*i) + 1),
+                        other: None,
+                        alone_ms: 0,
+                    },
+                };
+                for m in cut(events, *more, nonce, u64::from(*asker_seq), presence, parts) {
                     self.message(*from, m);
                 }
             }
@@ -185,11 +204,22 @@ impl<'a> Player<'a> {
                     .map(|e| e.seq)
                     .max()
                     .unwrap_or(0);
-                for m in cut(events, more, nonce, asker_seq, parts) {
+                // An honest partner that has heard the node alone for long.
+                let presence = Presence {
+                    incarnation: self.node.incarnation(),
+                    other: None,
+                    alone_ms: 60_000,
+                };
+                for m in cut(events, more, nonce, asker_seq, presence, parts) {
                     self.message(*from, m);
                 }
             }
-            Op::SyncRequest { from, clock, nonce } => {
+            Op::SyncRequest {
+                from,
+                clock,
+                nonce,
+                incarnation,
+            } => {
                 let mut vc = VectorClock::new();
                 for (who, n) in [Who::Rumos, Who::Giro, Who::Boreal, Who::Zeta]
                     .iter()
@@ -202,6 +232,7 @@ impl<'a> Player<'a> {
                     Message::SyncRequest {
                         clock: vc,
                         nonce: T0 + i64::from(*nonce),
+                        incarnation: u64::from(*incarnation),
                     },
                 );
             }

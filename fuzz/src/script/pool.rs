@@ -233,6 +233,7 @@ pub(super) fn cut(
     more: bool,
     nonce: Millis,
     asker_seq: u64,
+    presence: passcom_node::Presence,
     p: &Parts,
 ) -> Vec<Message> {
     let mut points: Vec<usize> = p
@@ -251,7 +252,7 @@ pub(super) fn cut(
     chunks.push(rest);
     chunks.reverse();
     chunks.retain(|c| !c.is_empty());
-    let mut msgs = passcom_net::wire::page_parts(chunks, more, nonce, asker_seq);
+    let mut msgs = passcom_net::wire::page_parts(chunks, more, nonce, asker_seq, presence);
     if let Some(d) = p.duplicate {
         let m = msgs[d as usize % msgs.len()].clone();
         msgs.push(m);

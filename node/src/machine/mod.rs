@@ -45,12 +45,12 @@ mod keys;
 mod liveness;
 mod purchases;
 mod recovery;
-mod twins;
 mod remote;
 mod replication;
 mod seats;
 mod snapshot;
 mod timers;
+mod twins;
 mod verify;
 
 pub use liveness::PeerHealth;

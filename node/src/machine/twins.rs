@@ -149,7 +149,12 @@ impl Node {
 
     /// A probe of `from`'s incarnation `incarnation` arrived: remember it, and say what we
     /// heard of `from`'s other processes in the answer.
-    pub(super) fn presence_for(&mut self, from: &AirlineId, incarnation: u64, now: Millis) -> Presence {
+    pub(super) fn presence_for(
+        &mut self,
+        from: &AirlineId,
+        incarnation: u64,
+        now: Millis,
+    ) -> Presence {
         let gap = self.cfg.suspect_after_ms;
         self.incarnations.heard(from, incarnation, now, gap);
         self.incarnations.presence(from, incarnation, now, gap)

@@ -15,6 +15,12 @@ impl Simulation {
             p.snapshot = None;
         }
         self.forget_lost();
+        // The twin's operator stops it (its store goes with it) after what it holds was
+        // counted above: its messages still in flight land during the final phase, and what
+        // reached nobody is forgotten before the converged state is judged.
+        if let Some(generation) = self.twins.current.as_ref().map(|t| t.generation) {
+            self.stop_twin(generation);
+        }
         for n in 0..self.peers.len() {
             self.peers[n].crash_after_batch = false;
             if !self.alive(n) {
@@ -101,8 +107,12 @@ impl Simulation {
         // A peer gone for good took its disk with it: only what its partners hold survives.
         // Judged once they agree, not at the heal: events of it waiting in a partner's queue
         // of early events are applied during the final phase.
+        // Likewise a stopped twin took its store: what it wrote that reached nobody is gone.
         let gone: Vec<usize> = (0..self.peers.len())
-            .filter(|&n| self.peers[n].gone)
+            .filter(|&n| {
+                self.peers[n].gone
+                    || (self.twins.current.is_none() && self.is_twinned(&self.world.airlines[n]))
+            })
             .collect();
         let keep = gone.iter().map(|&n| (n, self.surviving_seq(n))).collect();
         self.forget_beyond(keep);
@@ -116,6 +126,11 @@ impl Simulation {
     }
 
     pub(super) fn converged(&self) -> Option<String> {
+        // A peer restarting (a halted twinned one, restarted by its operator during the final
+        // phase) is not there to agree yet.
+        if let Some(x) = (0..self.peers.len()).find(|&x| !self.alive(x) && !self.peers[x].gone) {
+            return Some(format!("{} is down", self.world.airlines[x]));
+        }
         let nodes: Vec<&Node> = self.peers.iter().filter_map(|p| p.node.as_ref()).collect();
         Checker::difference(&nodes)
     }

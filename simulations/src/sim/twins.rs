@@ -31,7 +31,7 @@ pub(super) struct Twin {
     /// Its node (its store is its own device).
     node: Node,
     /// Its generation: inputs scheduled for an earlier twin are dropped.
-    generation: u32,
+    pub(super) generation: u32,
 }
 
 /// Twins of the run.
@@ -145,10 +145,17 @@ impl Simulation {
         };
         self.steps += 1;
         self.mix(0x7717 ^ self.now as u64);
-        let airline = self.twins.current.as_ref().map(|t| self.world.airlines[t.of].clone());
+        let airline = self
+            .twins
+            .current
+            .as_ref()
+            .map(|t| self.world.airlines[t.of].clone());
         for out in &outputs {
             if let Output::Broadcast(Message::Events { events }) = out {
-                for ev in events.iter().filter(|e| Some(&e.origin) == airline.as_ref()) {
+                for ev in events
+                    .iter()
+                    .filter(|e| Some(&e.origin) == airline.as_ref())
+                {
                     if let Err(b) = self.observe_own_event(ev) {
                         return self.breach(b);
                     }
