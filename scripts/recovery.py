@@ -26,6 +26,10 @@ flag is given):
       one ticket of that flight from its own pool.) Then a control with everyone connected:
       a chosen seat held by rumos, on a flight whose escrow pool giro still holds whole, must
       sell at giro within 10 s.
+  (d) twins: a second process with giro's identity (identity.key and operator token copied
+      into an empty folder) starts while giro runs. Within 30 s it must be `halted`, saying
+      another process runs with its identity, having sold nothing; giro sells on; no peer
+      reports an equivocation.
 
 Every wait and loop is bounded in count and time, the whole run in RUN_LIMIT_S; the peers are
 killed and the temporary folder removed at the end, also on failure or Ctrl-C
@@ -334,6 +338,61 @@ def wait_converged(peers, limit_s, what):
         time.sleep(0.2)
     raise Abort(f"{what}: the peers did not converge within {limit_s:.0f} s: "
                 + json.dumps({a: excerpt(v) for a, v in views.items()}))
+
+
+TWIN_HALT_LIMIT_S = 30.0     # (d): the twin halts within this of its start
+
+
+def scenario_d(peers, res, root, binary):
+    """(d) twins: a second `passcom peer` with giro's identity (its identity.key and operator
+    token copied into an empty data folder, as a careless restore would), on ports of its own,
+    dialling rumos and boreal while giro runs. It must halt within TWIN_HALT_LIMIT_S, saying
+    another process runs with its identity, without selling anything; giro must sell on, and
+    no peer may see two versions of an event."""
+    giro = peers["giro"]
+    twin = Peer("giro", binary, os.path.join(root, "twin"), free_port(), free_port())
+    os.makedirs(twin.data, exist_ok=True)
+    for f in ("identity.key", "operator.token"):
+        shutil.copy2(os.path.join(giro.data, f), os.path.join(twin.data, f))
+    twin.bootstrap = [peers["rumos"].p2p_port, peers["boreal"].p2p_port]
+    t0 = twin.start()
+    try:
+        wait_http(twin, 30)
+        make_session(twin, name="twin-traveler")
+        flights = upcoming_flights(giro, "rumos")[:5]
+        halted, sold, answers = None, 0, {}
+        while time.monotonic() - t0 < TWIN_HALT_LIMIT_S:
+            f = flights[len(answers) % len(flights)] if flights else None
+            if f:
+                code, body, _ = twin.buy([{"flight": f}], f"d-{uuid.uuid4().hex[:16]}",
+                                         timeout=5)
+                reason = body.get("reason") if isinstance(body, dict) else None
+                answers[f"{code} {reason}"] = answers.get(f"{code} {reason}", 0) + 1
+                sold += code == 201
+            st = twin.status(timeout=2)
+            if st and st.get("state") == "halted":
+                halted = (time.monotonic() - t0, st.get("state_detail") or "")
+                break
+            time.sleep(0.2)
+        log(f"(d) the twin's purchases: {answers}; halted: {halted}")
+        res.figures["d_twin_halted_s"] = fmt(halted[0], 1) if halted else None
+        res.figures["d_twin_answers"] = answers
+        res.check(halted is not None and "another process" in halted[1],
+                  f"(d) a second process with giro's identity halts within "
+                  f"{TWIN_HALT_LIMIT_S:.0f} s, saying why",
+                  f"{twin.status(timeout=2)}")
+        res.check(sold == 0, "(d) the twin sold nothing", f"{answers}")
+    finally:
+        twin.stop(signal.SIGTERM, wait_s=5)
+    flights = upcoming_flights(giro, "rumos")[:5]
+    code, body, _ = giro.buy([{"flight": flights[0]}], f"d-after-{uuid.uuid4().hex[:16]}")
+    res.check(code == 201, "(d) giro sells on beside its twin and after it",
+              f"{code} {str(body)[:300]}")
+    for a, p in peers.items():
+        st = p.status(timeout=5) or {}
+        res.check(st.get("equivocations", 0) == 0 and st.get("state") == "active",
+                  f"(d) {a} active and saw no equivocation",
+                  f"{st.get('state')} {st.get('equivocations')}")
 
 
 class Result:
@@ -962,7 +1021,9 @@ def run(binary, res):
         t, views = start_network(peers, res)
         res.figures["start_s"] = fmt(t, 1)
         log(f"network started and converged at {t:.1f} s: clock {clock_of(views['rumos'])}")
-        for name, fn in (("a", scenario_a), ("b", scenario_b), ("c", scenario_c)):
+        scenarios = (("a", scenario_a), ("b", scenario_b), ("c", scenario_c),
+                     ("d", lambda ps, r: scenario_d(ps, r, root, binary)))
+        for name, fn in scenarios:
             check_budget(f"({name})")
             t = time.monotonic()
             fn(peers, res)

@@ -85,8 +85,12 @@ pub struct StatusDto {
     /// `active` (selling), `recovering` (fetching its history from partners before it sells)
     /// or `halted` (another process writes under its identity).
     pub state: String,
-    /// Why it is halted, or which partners have caught it up while recovering.
+    /// Why it is halted, or which partners have caught it up while recovering and how long
+    /// each has heard it alone (no other process of its identity).
     pub state_detail: Option<String>,
+    /// This process's incarnation (hex): drawn at start and sent in its probes, so that a
+    /// halt for "another process with this identity" can name both.
+    pub incarnation: String,
     /// Every partner seen since start, as the failure detector sees it.
     pub peers: Vec<PeerHealthDto>,
     /// Whether the roster is closed (`passcom peer --roster FILE`): only its airlines and keys
@@ -188,16 +192,27 @@ pub async fn status(
         stranded_seats,
         roster,
         roster_closed,
+        incarnation,
     ) = read(&*s.backend, |n| {
         let (state, detail) = match n.state() {
             passcom_node::PeerState::Active => ("active", None),
-            passcom_node::PeerState::Recovering { caught_up_with, .. } => (
+            passcom_node::PeerState::Recovering {
+                caught_up_with,
+                heard_alone_ms,
+                ..
+            } => (
                 "recovering",
                 Some(format!(
-                    "caught up by: {}",
+                    "caught up by: {}; heard alone (no other process of this identity; {} ms needed) by: {}",
                     caught_up_with
                         .iter()
                         .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    n.config().twin_wait_ms,
+                    heard_alone_ms
+                        .iter()
+                        .map(|(a, ms)| format!("{a} {ms} ms"))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
@@ -246,6 +261,7 @@ pub async fn status(
             stranded,
             roster,
             closed,
+            format!("{:x}", n.incarnation()),
         )
     });
     let (pools, handovers, holds, pending, tickets_known) = read(&*s.backend, |n| {
@@ -297,6 +313,7 @@ pub async fn status(
     Ok(axum::Json(StatusDto {
         state,
         state_detail,
+        incarnation,
         peers,
         roster_closed,
         roster,

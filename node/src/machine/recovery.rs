@@ -79,6 +79,9 @@ pub enum PeerState {
         since: Millis,
         /// Partners that have sent everything this peer lacked.
         caught_up_with: Vec<AirlineId>,
+        /// Per partner, how long it has heard this process and no other with its identity
+        /// (ms): it sells once every partner it waits for says `Config::twin_wait_ms`.
+        heard_alone_ms: BTreeMap<AirlineId, Millis>,
     },
     /// Stopped selling: another process writes under this peer's identity.
     Halted {
@@ -104,10 +107,14 @@ impl Node {
         match &self.phase {
             Phase::Active => PeerState::Active,
             Phase::Recovering {
-                since, caught_up, ..
+                since,
+                caught_up,
+                alone,
+                ..
             } => PeerState::Recovering {
                 since: *since,
                 caught_up_with: caught_up.iter().cloned().collect(),
+                heard_alone_ms: alone.clone(),
             },
             Phase::Halted(reason) => PeerState::Halted {
                 reason: reason.clone(),
