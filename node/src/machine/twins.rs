@@ -177,15 +177,15 @@ impl Node {
             return;
         };
         let twin = if p.incarnation != self.incarnation {
-            Some(p.incarnation)
+            Some((p.incarnation, "sent this process an answer meant for it"))
         } else {
-            p.other
+            p.other.map(|o| (o, "heard it after this one started"))
         };
         match twin {
-            Some(other) => {
+            Some((other, how)) => {
                 let me = self.cfg.airline.clone();
                 self.halt(format!(
-                    "another process runs with the identity of {me} (incarnation {other:x}; this one is {:x}): {from} heard it after this one started; stop one of them, then restart this peer",
+                    "another process runs with the identity of {me} (incarnation {other:x}; this one is {:x}): {from} {how}; stop one of them, then restart this peer",
                     self.incarnation
                 ));
             }
