@@ -531,6 +531,12 @@ pub enum Output {
         from: AirlineId,
         /// Why.
         reason: String,
+        /// Which message: its index among the inputs of the batch that produced this output
+        /// (so that the transport penalises that message, not every message of its sender in
+        /// the batch). `None` when the rejected content arrived in an earlier batch (an event
+        /// that waited for its predecessors or for its origin's key): its message was already
+        /// judged then.
+        message: Option<usize>,
     },
 }
 

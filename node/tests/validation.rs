@@ -455,3 +455,63 @@ fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record() {
     assert!(rejected(&out));
     assert!(!boreal.roster().contains_key(&a("mallory")));
 }
+
+/// Rejections name the message that carried the rejected content, so the transport penalises
+/// that message and not every message its sender had in the batch. An event that waited for a
+/// predecessor and is rejected in a later batch names no message of that batch (its own was
+/// judged when it came).
+#[test]
+fn a_rejection_names_the_message_not_every_message_of_its_sender() {
+    let mut c = one_flight_cluster();
+    let forged = ticket_of("giro-1-1", "giro", "1A", TicketStatus::Live);
+    let bad = giro_event(&c, vec![], vec![forged.clone()], vec![]);
+    let rumos = c.nodes.get_mut(&a("rumos")).unwrap();
+    let clock = rumos.clock().clone();
+    let probe = Message::SyncRequest {
+        clock,
+        nonce: T0,
+        incarnation: 7,
+    };
+    let out = rumos.handle_batch(
+        vec![
+            Input::Message {
+                from: a("giro"),
+                msg: probe.clone(),
+            },
+            Input::Message {
+                from: a("giro"),
+                msg: Message::Events { events: vec![bad] },
+            },
+            Input::Message {
+                from: a("giro"),
+                msg: probe,
+            },
+        ],
+        T0,
+    );
+    let named: Vec<Option<usize>> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Rejected { message, .. } => Some(*message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(named, vec![Some(1)], "{out:?}");
+
+    // Event 2 comes first and waits for event 1; event 1 is honest (empty), event 2 forged.
+    let mut later = giro_event(&c, vec![], vec![forged], vec![]);
+    later.seq += 1;
+    let first = giro_event(&c, vec![], vec![], vec![]);
+    let rumos = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(rumos, "giro", vec![later]);
+    assert!(!rejected(&out), "it waits for its predecessor: {out:?}");
+    let out = outputs_of(rumos, "giro", vec![first]);
+    let named: Vec<Option<usize>> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Rejected { message, .. } => Some(*message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(named, vec![None], "{out:?}");
+}

@@ -67,10 +67,11 @@ struct Boot {
 struct Gathered {
     inputs: Vec<Input>,
     replies: Vec<(RequestId, oneshot::Sender<Reply>)>,
-    /// Gossip messages handed to the node, to be reported Accept or Reject after it.
-    gossip: Vec<(MessageId, PeerId, AirlineId)>,
-    /// Direct messages handed to the node: (sender airline, its peer).
-    direct: Vec<(AirlineId, PeerId)>,
+    /// Gossip messages handed to the node, to be reported Accept or Reject after it: (index
+    /// in `inputs`, message id, propagation source).
+    gossip: Vec<(usize, MessageId, PeerId)>,
+    /// Direct messages handed to the node: (index in `inputs`, sender airline, its peer).
+    direct: Vec<(usize, AirlineId, PeerId)>,
 }
 
 impl Gathered {

@@ -65,9 +65,11 @@ impl Driver {
     }
 
     /// Performs the node's outputs in order, then reports the verdict on every gossip message
-    /// of the batch (Reject if the node rejected something from its author, else Accept).
+    /// of the batch: Reject for a message the node rejected (by its index in the batch), else
+    /// Accept — an honest message batched with a bad one of the same author is not penalised.
+    /// A direct message the node rejected drops its sender's connection.
     pub(super) fn perform(&mut self, outputs: Vec<Output>, g: &mut Gathered) {
-        let mut rejected: BTreeSet<AirlineId> = BTreeSet::new();
+        let mut rejected: BTreeSet<usize> = BTreeSet::new();
         for out in outputs {
             match out {
                 Output::Send { to, msg } => self.send(&to, msg),
@@ -91,15 +93,20 @@ impl Driver {
                         let _ = tx.send(reply);
                     }
                 }
-                Output::Rejected { from, reason } => {
-                    tracing::warn!(%from, %reason, "rejected a message");
+                Output::Rejected {
+                    from,
+                    reason,
+                    message,
+                } => {
+                    tracing::warn!(%from, %reason, ?message, "rejected a message");
                     self.emit("rejected", json!({ "from": from, "reason": reason }));
-                    rejected.insert(from);
+                    // Content from an earlier batch (`None`) was judged with its message then.
+                    rejected.extend(message);
                 }
             }
         }
-        for (id, source, author) in g.gossip.drain(..) {
-            let verdict = if rejected.contains(&author) {
+        for (i, id, source) in g.gossip.drain(..) {
+            let verdict = if rejected.contains(&i) {
                 MessageAcceptance::Reject
             } else {
                 MessageAcceptance::Accept
@@ -109,8 +116,8 @@ impl Driver {
                 .gossip
                 .report_message_validation_result(&id, &source, verdict);
         }
-        for (airline, peer) in g.direct.drain(..) {
-            if rejected.contains(&airline) {
+        for (i, airline, peer) in g.direct.drain(..) {
+            if rejected.contains(&i) {
                 // A direct message cannot be scored like gossip: drop the link instead.
                 tracing::warn!(%airline, %peer, "disconnecting a peer that sent a rejected message");
                 let _ = self.swarm.disconnect_peer_id(peer);

@@ -172,11 +172,8 @@ impl Driver {
                                     && !self.is_cut(&from) =>
                             {
                                 self.emit("message", json!({ "from": from, "kind": request.kind(), "via": "direct" }));
-                                g.inputs.push(Input::Message {
-                                    from: from.clone(),
-                                    msg: request,
-                                });
-                                g.direct.push((from, peer));
+                                g.direct.push((g.inputs.len(), from.clone(), peer));
+                                g.inputs.push(Input::Message { from, msg: request });
                             }
                             _ => {
                                 tracing::debug!(%peer, "direct message from an unidentified peer; dropped")
@@ -341,10 +338,7 @@ impl Driver {
             "message",
             json!({ "from": airline, "kind": msg.kind(), "via": "gossip" }),
         );
-        g.inputs.push(Input::Message {
-            from: airline.clone(),
-            msg,
-        });
-        g.gossip.push((id, source, airline));
+        g.gossip.push((g.inputs.len(), id, source));
+        g.inputs.push(Input::Message { from: airline, msg });
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct Deferred {
     pub verified: bool,
     pub size: usize,
     pub arrived: Millis,
+    /// The batch and input that brought it (see `Node::message_tag`).
+    pub tag: Option<(u64, usize)>,
 }
 
 #[derive(Default)]

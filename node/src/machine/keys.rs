@@ -70,13 +70,13 @@ impl Node {
                     .is_ok_and(|sig| k.verify(&record.signed_bytes(), &sig).is_ok())
             });
             let Some(key) = key.filter(|_| valid) else {
-                self.out.push(Output::Rejected {
-                    from: from.clone(),
-                    reason: format!(
+                self.reject(
+                    from,
+                    format!(
                         "the key record of {} is not signed by its key",
                         record.airline
                     ),
-                });
+                );
                 return;
             };
             if record.airline == self.cfg.airline {

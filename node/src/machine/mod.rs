@@ -169,6 +169,10 @@ pub struct Node {
     out: Vec<Output>,
     tickets_in_batch: u32,
     tokens_arrived: bool,
+    /// Batches handled since open, and the index of the input being handled in this one: what
+    /// names a rejected message (see [`Output::Rejected`]).
+    batch_no: u64,
+    input_no: Option<usize>,
     /// Set when a failed commit could not be followed by a reload: memory may hold changes the
     /// disk does not, so nothing is processed until a reload succeeds.
     stale: bool,
@@ -303,6 +307,8 @@ impl Node {
             out: Vec::new(),
             tickets_in_batch: 0,
             tokens_arrived: false,
+            batch_no: 0,
+            input_no: None,
             stale: false,
         };
         node.sign_own_key_record();
@@ -545,7 +551,9 @@ impl Node {
             })
             .collect();
         self.refresh_reachable(now);
-        for input in inputs {
+        self.batch_no += 1;
+        for (i, input) in inputs.into_iter().enumerate() {
+            self.input_no = Some(i);
             self.step(input, now);
             self.refresh_reachable(now);
             self.maybe_finish_recovery(now);
@@ -554,6 +562,7 @@ impl Node {
                 self.retry_pending(now);
             }
         }
+        self.input_no = None;
         match self.seal_and_commit(now) {
             Ok(()) => std::mem::take(&mut self.out),
             Err(e) => {
@@ -618,18 +627,13 @@ impl Node {
                 let known = self.roster.get(&airline).map(|k| k.to_bytes());
                 match (known, VerifyingKey::from_bytes(&key)) {
                     (Some(k), _) if k == key => {}
-                    (Some(_), _) => self.out.push(Output::Rejected {
-                        from: airline.clone(),
-                        reason: format!("a second key claims to be {airline}"),
-                    }),
-                    (None, Err(_)) => self.out.push(Output::Rejected {
-                        from: airline.clone(),
-                        reason: "not an ed25519 key".into(),
-                    }),
-                    (None, Ok(_)) if self.cfg.roster_closed => self.out.push(Output::Rejected {
-                        from: airline.clone(),
-                        reason: format!("{airline} is not in the network roster"),
-                    }),
+                    (Some(_), _) => {
+                        self.reject(&airline, format!("a second key claims to be {airline}"))
+                    }
+                    (None, Err(_)) => self.reject(&airline, "not an ed25519 key".into()),
+                    (None, Ok(_)) if self.cfg.roster_closed => {
+                        self.reject(&airline, format!("{airline} is not in the network roster"))
+                    }
                     (None, Ok(k)) => {
                         self.roster.insert(airline.clone(), k);
                         self.batch.meta(
@@ -707,6 +711,26 @@ impl Node {
 
     /// Sends `peer` our clock (once per batch): it answers with what we lack, and the answer
     /// is also the failure detector's proof that it is alive.
+    /// Rejects the message being handled, from `from`, for `reason`.
+    pub(super) fn reject(&mut self, from: &AirlineId, reason: String) {
+        self.out.push(Output::Rejected {
+            from: from.clone(),
+            reason,
+            message: self.input_no,
+        });
+    }
+
+    /// A tag for content kept past this input (a deferred event): which message of which batch
+    /// brought it, so that its later rejection names that message while in the same batch.
+    pub(super) fn message_tag(&self) -> Option<(u64, usize)> {
+        self.input_no.map(|i| (self.batch_no, i))
+    }
+
+    /// The message a tag names, if it belongs to the batch being handled.
+    pub(super) fn tagged_message(&self, tag: Option<(u64, usize)>) -> Option<usize> {
+        tag.filter(|(b, _)| *b == self.batch_no).map(|(_, i)| i)
+    }
+
     fn ask_sync(&mut self, peer: &AirlineId) {
         if self.sync_asked.insert(peer.clone()) {
             self.out.push(Output::Send {

@@ -263,10 +263,7 @@ impl Node {
         match self.check_signature(ev) {
             Ok(true) => self.note_equivocation(&ev.origin, ev.seq, from),
             Ok(false) => {}
-            Err(reason) => self.out.push(crate::model::Output::Rejected {
-                from: from.clone(),
-                reason,
-            }),
+            Err(reason) => self.reject(from, reason),
         }
     }
 

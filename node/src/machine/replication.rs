@@ -50,10 +50,7 @@ impl Node {
             let verified = match verdict {
                 Ok(v) => v,
                 Err(reason) => {
-                    self.out.push(Output::Rejected {
-                        from: from.clone(),
-                        reason,
-                    });
+                    self.reject(from, reason);
                     continue;
                 }
             };
@@ -70,6 +67,7 @@ impl Node {
                     event: ev,
                     verified,
                     arrived: now,
+                    tag: self.message_tag(),
                 },
                 self.cfg.max_deferred,
             );
@@ -149,6 +147,7 @@ impl Node {
                             self.out.push(Output::Rejected {
                                 from: d.from,
                                 reason,
+                                message: self.tagged_message(d.tag),
                             });
                             continue;
                         }
@@ -163,6 +162,7 @@ impl Node {
                         self.out.push(Output::Rejected {
                             from: d.from,
                             reason,
+                            message: self.tagged_message(d.tag),
                         });
                     }
                 }

@@ -46,6 +46,8 @@ impl Node {
             heard: self.heard.clone(),
             reachable: self.reachable.clone(),
             phase: self.phase.clone(),
+            batch_no: self.batch_no,
+            input_no: None,
             incarnation: self.incarnation,
             incarnations: self.incarnations.clone(),
             equivocations: self.equivocations.clone(),

@@ -148,6 +148,7 @@ impl Cluster {
                 Output::Rejected {
                     from: culprit,
                     reason,
+                    ..
                 } => {
                     panic!("{from} rejected a message from {culprit}: {reason}")
                 }

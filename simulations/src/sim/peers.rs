@@ -132,7 +132,7 @@ impl Simulation {
             Output::Rejected { from, .. } if self.is_twinned(&from) => {
                 self.metrics.faults.twin_rejections += 1;
             }
-            Output::Rejected { from, reason } => {
+            Output::Rejected { from, reason, .. } => {
                 let me = self.world.airlines[n].clone();
                 self.breach((
                     Invariant::HonestRejected,
