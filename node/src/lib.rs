@@ -1,7 +1,11 @@
-//! The Passcom airline peer, without I/O: its state machine, durable store and purchase engine.
+//! The Passcom airline peer: its state machine, durable store and purchase engine.
 //!
-//! - [`machine`]: [`Node`], the sans-IO state machine. `handle_batch(inputs, now) -> outputs`;
-//!   it reads no clock and opens no socket, so libp2p and the simulator drive the same code.
+//! - [`machine`]: [`Node`], the state machine. `handle_batch(inputs, now) -> outputs`; it
+//!   reads no clock, opens no socket and spawns nothing, so libp2p and the simulator drive the
+//!   same code. Its one I/O is storage: the caller opens a [`Store`] (a redb file, or any redb
+//!   device such as [`memdisk::MemDisk`]) and hands it to [`Node::open`]; every batch is then
+//!   committed to it, durably, inside `handle_batch` before any output is returned, so an
+//!   output never announces what a crash could lose.
 //! - [`model`]: events, tickets, wire messages, inputs, outputs and refusals.
 //! - [`store`]: the redb database: tables, group commit, format version.
 //! - [`memdisk`]: a redb device in memory that can be reopened, copied and rolled back

@@ -122,7 +122,7 @@ impl Node {
         }
     }
 
-    /// Equivocations seen since start (the first [`MAX_EQUIVOCATIONS`]), and how many in all.
+    /// Equivocations seen since start (the first 64), and how many in all.
     pub fn equivocations(&self) -> (&[Equivocation], u64) {
         (&self.equivocations, self.equivocation_count)
     }
