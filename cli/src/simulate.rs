@@ -6,7 +6,9 @@
 //! exit code non-zero.
 
 use passcom_simulations::report::{Progress, default_threads};
-use passcom_simulations::{DEFAULT_ESCROW_SHARE, FaultSet, Outcome, SimOptions, Summary, run_many};
+use passcom_simulations::{
+    DEFAULT_ESCROW_SHARE, FaultSet, Outcome, Profile, SimOptions, Summary, run_many,
+};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,11 @@ pub struct SimulateArgs {
     /// or `fixed` (shares stay as created), as `passcom peer --escrow-policy`.
     #[arg(long, value_enum, default_value_t = crate::peer::EscrowPolicy::Fixed)]
     escrow_policy: crate::peer::EscrowPolicy,
+    /// The workload: `stress` (tiny flights that sell out, travelers spread evenly: what CI
+    /// runs) or `realistic` (5–30 flights of 120–204 seats per airline, demand uneven across
+    /// peers and drifting, a few hot flights).
+    #[arg(long, value_enum, default_value_t = ProfileArg::Stress)]
+    profile: ProfileArg,
     /// Also run every seed with fixed shares (when the policy is adaptive) and with escrow
     /// share 0 (the "ask the owner" baseline), and compare.
     #[arg(long)]
@@ -65,6 +72,15 @@ pub struct SimulateArgs {
     /// replays, forged predecessors, floods, impersonation. Every peer then signs.
     #[arg(long, default_value_t = 0)]
     byzantine: usize,
+}
+
+/// The workloads `--profile` picks (`passcom_simulations::Profile`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileArg {
+    /// Tiny flights that sell out; travelers spread evenly over the peers.
+    Stress,
+    /// Airline-sized flights; demand uneven across peers and drifting.
+    Realistic,
 }
 
 /// The node bugs `--planted-bug` can plant (`passcom_node::PlantedBug`, by name).
@@ -128,6 +144,10 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
     }
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     opts.adaptive_escrow = args.escrow_policy == crate::peer::EscrowPolicy::Adaptive;
+    opts.profile = match args.profile {
+        ProfileArg::Stress => Profile::Stress,
+        ProfileArg::Realistic => Profile::Realistic,
+    };
     let fixed_too = args.compare_escrow && opts.adaptive_escrow;
     let runs = 1 + u64::from(args.compare_escrow) + u64::from(fixed_too);
     let bar = if args.json || !std::io::stderr().is_terminal() {
@@ -225,6 +245,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             map.insert("first_seed".into(), args.seed.into());
             map.insert("escrow_share".into(), args.escrow_share.into());
             map.insert("escrow_policy".into(), policy.into());
+            map.insert("profile".into(), opts.profile.name().into());
             map.insert("planted_bug".into(), opts.planted_bug_name().into());
             map.insert("fault_families".into(), opts.faults.to_string().into());
             map.insert("elapsed_ms".into(), (elapsed.as_millis() as u64).into());
@@ -245,9 +266,10 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         println!("{obj}");
     } else {
         println!(
-            "passcom simulate: {} peers, {} steps, seeds {}..={}, {} threads, {:.1} s",
+            "passcom simulate: {} peers, {} steps, {} profile, seeds {}..={}, {} threads, {:.1} s",
             args.peers,
             args.steps,
+            opts.profile.name(),
             args.seed,
             args.seed + args.schedules - 1,
             threads,

@@ -37,6 +37,6 @@ pub mod world;
 pub use checker::{Checker, Invariant};
 pub use faults::{FaultCounts, FaultFamily, FaultPlan, FaultSet, FaultSummary};
 pub use report::{Summary, run_many};
-pub use schedule::{DEFAULT_ESCROW_SHARE, Schedule, SimOptions, airline_name};
+pub use schedule::{DEFAULT_ESCROW_SHARE, Profile, Schedule, SimOptions, airline_name};
 pub use sim::rogue::RogueCounts;
 pub use sim::{Metrics, Outcome, Violation, run_schedule};

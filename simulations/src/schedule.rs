@@ -13,6 +13,31 @@ pub const DEFAULT_ESCROW_SHARE: f64 = 0.2;
 /// days later, so none departs during a run.
 pub const EPOCH_MS: i64 = 1_800_000_000_000;
 
+/// The workload a run draws its schedules from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Tiny flights (2–4 per airline of 2–4 rows × `ABCD`) that sell out within a run, so
+    /// every contention path is taken; travelers spread evenly over the peers. What CI runs.
+    #[default]
+    Stress,
+    /// Flights as airlines fly them: 5–30 per airline of 20–34 rows × `ABCDEF` (120–204
+    /// seats); demand uneven across peers (each peer's share of travelers drawn from a wide
+    /// range) and drifting (every few seconds one peer's share is multiplied or divided by up
+    /// to 3), and uneven across flights (a few hot ones).
+    Realistic,
+}
+
+impl Profile {
+    /// The profile's name, as `--profile` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Stress => "stress",
+            Profile::Realistic => "realistic",
+        }
+    }
+}
+
 /// Options shared by every schedule of a run; the seed picks the rest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimOptions {
@@ -31,6 +56,8 @@ pub struct SimOptions {
     /// Extra airlines that attack the honest peers instead of selling (see
     /// `sim/rogue.rs`); 0 for none. With any, every peer signs and checks signatures.
     pub byzantine: usize,
+    /// The workload's shape: tiny flights that sell out, or realistic ones.
+    pub profile: Profile,
     /// A deliberate node bug to plant in every peer (tests of the checker).
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<passcom_node::PlantedBug>,
@@ -45,6 +72,7 @@ impl Default for SimOptions {
             adaptive_escrow: false,
             faults: FaultSet::default(),
             byzantine: 0,
+            profile: Profile::Stress,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -62,6 +90,7 @@ impl SimOptions {
             adaptive_escrow: false,
             faults: FaultSet::default(),
             byzantine: 0,
+            profile: Profile::Stress,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -93,6 +122,9 @@ impl SimOptions {
         }
         if self.byzantine > 0 {
             cmd.push_str(&format!(" --byzantine {}", self.byzantine));
+        }
+        if self.profile != Profile::Stress {
+            cmd.push_str(&format!(" --profile {}", self.profile.name()));
         }
         if let Some(bug) = self.planted_bug_name() {
             cmd.push_str(&format!(" --planted-bug {bug}"));
@@ -148,8 +180,12 @@ pub struct Schedule {
     pub flash_sale_pct: u32,
     /// How long carts last (ms), so that expiries race checkouts.
     pub hold_ms: i64,
-    /// Rows of each flight (seats = rows × 4).
+    /// Rows of each flight (seats = rows × the letters).
     pub rows: u32,
+    /// Seat letters of every flight's rows.
+    pub letters: String,
+    /// The workload's shape (see [`Profile`]).
+    pub profile: Profile,
     /// Flights per airline.
     pub flights_per_airline: u32,
     /// What the new fault families do in this schedule.
@@ -165,6 +201,14 @@ impl Schedule {
     /// Draws the parameters of `seed`, injecting the fault families of `faults`. The classic
     /// parameters do not depend on `faults`.
     pub fn draw(seed: u64, faults: FaultSet) -> Schedule {
+        Schedule::draw_for(seed, faults, Profile::Stress)
+    }
+
+    /// Draws the parameters of `seed` for `profile`: the stress profile's are those of
+    /// [`Schedule::draw`]; the realistic one redraws the catalog's size and the flash sales
+    /// from a generator of its own, so that the network and fault parameters of a seed are
+    /// the same under both.
+    pub fn draw_for(seed: u64, faults: FaultSet, profile: Profile) -> Schedule {
         // A generator of its own, so that adding a parameter here does not shift the run's
         // event stream any more than it must.
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5c4e_d01e_0001);
@@ -204,10 +248,19 @@ impl Schedule {
             flash_sale_pct: rng.random_range(0..=40),
             hold_ms: rng.random_range(100..=4_000),
             rows: rng.random_range(2..=4),
+            letters: "ABCD".into(),
+            profile,
             flights_per_airline: rng.random_range(2..=4),
             faults: FaultPlan::default(),
         };
         s.faults = FaultPlan::draw(seed, calm, faults);
+        if profile == Profile::Realistic {
+            let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x7ea1_1571_c000_0001);
+            s.rows = r.random_range(20..=34);
+            s.letters = "ABCDEF".into();
+            s.flights_per_airline = r.random_range(5..=30);
+            s.flash_sale_pct = r.random_range(0..=5);
+        }
         s
     }
 }

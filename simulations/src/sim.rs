@@ -172,7 +172,7 @@ pub struct Outcome {
 /// A panic inside a peer is caught and reported as a violation, so one bad seed does not end
 /// a batch of schedules.
 pub fn run_schedule(opts: &SimOptions, seed: u64) -> Outcome {
-    let schedule = Schedule::draw(seed, opts.faults);
+    let schedule = Schedule::draw_for(seed, opts.faults, opts.profile);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         Simulation::new(opts, schedule.clone()).run()
     }));
@@ -247,6 +247,8 @@ struct Simulation {
     rogues: Option<rogue::Rogues>,
     /// Second processes with a peer's identity (`twins`).
     twins: twins::Twins,
+    /// Where travelers buy, in the realistic profile (uneven, drifting); `None`: evenly.
+    demand: Option<workload::Demand>,
 }
 
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -262,6 +264,8 @@ impl Simulation {
         let mut rng = ChaCha8Rng::seed_from_u64(sched.seed);
         let n = opts.peers.clamp(1, 64);
         let world = World::new(n, &sched, opts.escrow_share);
+        let demand = (sched.profile == crate::schedule::Profile::Realistic)
+            .then(|| workload::Demand::new(n, sched.seed));
         let peers = world
             .airlines
             .iter()
@@ -339,6 +343,7 @@ impl Simulation {
             cuts: inject::Cuts::default(),
             rogues,
             twins: twins::Twins::default(),
+            demand,
         }
     }
 

@@ -1,12 +1,10 @@
-//! The simulated network's catalog: a few small flights per airline, on a chain of airports so
-//! that trips of three legs on three airlines exist and seats run out.
+//! The simulated network's catalog: flights of every airline on a chain of airports, so that
+//! trips of three legs on three airlines exist; small ones that sell out (stress profile) or
+//! airline-sized ones (realistic profile), as the schedule says.
 
 use crate::schedule::{EPOCH_MS, Schedule, airline_name};
 use passcom_crdt::{AirlineId, Airport, Flight, FlightId};
 use passcom_node::routes::{RouteIndex, RouteQuery};
-
-/// Seat letters of every simulated flight: four seats a row keeps cabins small.
-pub const LETTERS: &str = "ABCD";
 
 /// The chain of airports: hop `h` of a trip flies `AIRPORTS[h]` → `AIRPORTS[h + 1]`.
 const AIRPORTS: [(&str, &str, f64, f64); 4] = [
@@ -64,7 +62,7 @@ impl World {
                 let hop = (k + j) % 3;
                 let departure =
                     FIRST_DEPARTURE_MS + hop as i64 * 3 * HOUR_MS + (j as i64) * 180_000;
-                let capacity = sched.rows * LETTERS.len() as u32;
+                let capacity = sched.rows * sched.letters.len() as u32;
                 flights.push(Flight {
                     id: FlightId::new(format!("{code}{k}{j}")),
                     airline: airline.clone(),
@@ -73,7 +71,7 @@ impl World {
                     departure,
                     arrival: departure + 2 * HOUR_MS,
                     rows: sched.rows,
-                    letters: LETTERS.to_owned(),
+                    letters: sched.letters.clone(),
                     fare_cents: 30_000 + 1_000 * (k as u64 % 7) + 500 * j as u64,
                     cancelled: false,
                     escrow: Flight::escrow_for(capacity, escrow_share, &partners),

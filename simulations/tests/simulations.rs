@@ -210,3 +210,40 @@ fn availability_by_kind_adds_up_and_the_adaptive_policy_keeps_every_invariant() 
         assert!(s.availability_by_kind.contains_key("chosen_seat"), "{s:?}");
     }
 }
+
+/// The realistic profile: airline-sized flights and uneven demand keep every invariant, and
+/// the catalog is what the profile says (120–204 seats, 5–30 flights per airline) while the
+/// network and fault parameters of a seed stay those of the stress profile.
+#[test]
+fn the_realistic_profile_keeps_every_invariant_with_airline_sized_flights() {
+    use passcom_simulations::{FaultSet, Profile, Schedule};
+    let seed = first_seed(1);
+    for s in seed..seed + 20 {
+        let stress = Schedule::draw_for(s, FaultSet::default(), Profile::Stress);
+        let real = Schedule::draw_for(s, FaultSet::default(), Profile::Realistic);
+        let seats = real.rows * real.letters.len() as u32;
+        assert!((120..=204).contains(&seats), "{seats} seats");
+        assert!((5..=30).contains(&real.flights_per_airline));
+        assert_eq!(
+            (stress.loss, stress.fault_rate, stress.crashes),
+            (real.loss, real.fault_rate, real.crashes)
+        );
+    }
+    let opts = SimOptions {
+        steps: 1_000,
+        profile: Profile::Realistic,
+        ..SimOptions::default()
+    };
+    let outcomes = run_many(&opts, seed, 12, default_threads(), false, &|_| {});
+    let summary = Summary::of(&outcomes);
+    for o in outcomes.iter().filter(|o| o.violation.is_some()) {
+        println!(
+            "seed {}: {}\n  replay: {}",
+            o.seed,
+            o.violation.as_ref().unwrap(),
+            opts.replay_command(o.seed)
+        );
+    }
+    assert_eq!(summary.violations, 0);
+    assert!(summary.tickets > 0 && summary.attempts_partitioned > 0);
+}

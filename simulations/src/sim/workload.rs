@@ -47,8 +47,31 @@ pub(super) struct HoldRecord {
 }
 
 impl Simulation {
+    /// The peer where the next traveler buys: any live one evenly, or, in the realistic
+    /// profile, by each peer's drifting share of demand.
+    fn client_node(&mut self) -> Option<usize> {
+        let now = self.now;
+        let Some(d) = self.demand.as_mut() else {
+            return self.random_alive();
+        };
+        d.drift(now);
+        let alive: Vec<usize> = (0..self.peers.len()).filter(|&i| self.alive(i)).collect();
+        let d = self.demand.as_mut()?;
+        d.pick(&alive)
+    }
+
+    /// A flight of the `nf`, evenly in the stress profile; in the realistic one, early flights
+    /// of the list are hotter (the density falls as 1/√ of the position).
+    fn pick_flight(&mut self, nf: usize) -> usize {
+        if self.demand.is_none() {
+            return self.rng.random_range(0..nf);
+        }
+        let u: f64 = self.rng.random_range(0.0..1.0);
+        ((u * u) * nf as f64) as usize % nf.max(1)
+    }
+
     pub(super) fn client_action(&mut self) {
-        let Some(node) = self.random_alive() else {
+        let Some(node) = self.client_node() else {
             return;
         };
         let nf = self.world.flights.len();
@@ -88,7 +111,7 @@ impl Simulation {
             // The flash sale: everyone wants the first flight.
             0 => self.purchase(node, vec![0], None, None),
             1 | 2 => {
-                let f = self.rng.random_range(0..nf);
+                let f = self.pick_flight(nf);
                 self.purchase(node, vec![f], None, None);
             }
             3 => {
@@ -101,7 +124,7 @@ impl Simulation {
                 self.purchase(node, it, None, None);
             }
             4 => {
-                let f = self.rng.random_range(0..nf);
+                let f = self.pick_flight(nf);
                 let flight = &self.world.flights[f];
                 let labels: Vec<String> = flight.seat_labels().collect();
                 let label = labels[self.rng.random_range(0..labels.len())].clone();
@@ -512,5 +535,61 @@ impl Simulation {
                 .count() as u64;
             self.metrics.stranded_seats += unsold.min(refused);
         }
+    }
+}
+
+/// How long each peer's share of demand stays put before it drifts (sim ms).
+const DRIFT_EVERY_MS: Millis = 3_000;
+
+/// Where travelers buy in the realistic profile: each peer's share of demand, drawn uneven
+/// and drifting, with a generator of its own (the stress profile's runs do not change).
+pub(super) struct Demand {
+    weights: Vec<f64>,
+    rng: ChaCha8Rng,
+    next_drift: Millis,
+}
+
+impl Demand {
+    /// Shares for `peers` peers: e^U(-1.5, 1.5) each, so one peer may see up to 20 times
+    /// another's travelers.
+    pub(super) fn new(peers: usize, seed: u64) -> Demand {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xde3a_4d00_0000_0001);
+        let weights = (0..peers)
+            .map(|_| rng.random_range(-1.5f64..1.5).exp())
+            .collect();
+        Demand {
+            weights,
+            rng,
+            next_drift: 0,
+        }
+    }
+
+    /// Every `DRIFT_EVERY_MS`, one peer's share is multiplied or divided by up to 3.
+    fn drift(&mut self, now: Millis) {
+        if now < self.next_drift {
+            return;
+        }
+        if self.next_drift > 0 && !self.weights.is_empty() {
+            let i = self.rng.random_range(0..self.weights.len());
+            let f: f64 = self.rng.random_range(-1.1f64..1.1).exp();
+            self.weights[i] = (self.weights[i] * f).clamp(0.05, 20.0);
+        }
+        self.next_drift = now + DRIFT_EVERY_MS;
+    }
+
+    /// One of `alive`, by share.
+    fn pick(&mut self, alive: &[usize]) -> Option<usize> {
+        let total: f64 = alive.iter().map(|&i| self.weights[i]).sum();
+        if alive.is_empty() || total <= 0.0 {
+            return None;
+        }
+        let mut x = self.rng.random_range(0.0..total);
+        for &i in alive {
+            if x < self.weights[i] {
+                return Some(i);
+            }
+            x -= self.weights[i];
+        }
+        alive.last().copied()
     }
 }
