@@ -421,6 +421,7 @@ pub fn exchange() -> Exchange {
                 seat: seat.map(Into::into),
             }],
             hold_id: None,
+            seat_fallback: Default::default(),
         })
     };
     // From giro's own escrow of rumos' flight, then a seat only rumos holds (a hand-over).
@@ -446,6 +447,7 @@ pub fn exchange() -> Exchange {
                 },
             ],
             hold_id: None,
+            seat_fallback: Default::default(),
         }),
     );
     net.request(
@@ -458,6 +460,7 @@ pub fn exchange() -> Exchange {
                 seat: None,
             }],
             expires: T0 + 60_000,
+            seat_fallback: Default::default(),
         }),
     );
     net.request(

@@ -28,6 +28,11 @@ pub struct Problem {
     /// For refused purchases, holds and cancellations: the node's reason (`sold_out`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For `holder_unreachable`: the seats of that flight this peer can sell now, nearest to
+    /// the chosen one first (send the purchase again with one of them, or with
+    /// `"seat_fallback": "nearest"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nearest: Vec<String>,
 }
 
 /// An error answered as a problem document. Handlers return `Result<_, ApiError>`.
@@ -39,6 +44,8 @@ pub struct ApiError {
     detail: String,
     reason: Option<String>,
     retry_after_s: Option<u64>,
+    /// Boxed: an error travels in every handler's `Result`, and is rarely this one.
+    nearest: Option<Box<[String]>>,
 }
 
 impl ApiError {
@@ -56,6 +63,7 @@ impl ApiError {
             detail: detail.into(),
             reason: None,
             retry_after_s: None,
+            nearest: None,
         }
     }
     /// 400: the request is malformed (syntax, missing parameter).
@@ -127,6 +135,13 @@ impl ApiError {
             "Internal error",
             detail,
         )
+    }
+
+    /// This error, listing `seats` as the nearest ones sellable instead (see
+    /// [`Problem::nearest`]).
+    pub fn with_nearest(mut self, seats: Vec<String>) -> Self {
+        self.nearest = (!seats.is_empty()).then(|| seats.into_boxed_slice());
+        self
     }
 
     /// The status code.
@@ -223,6 +238,11 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             reason: self.reason.clone(),
+            nearest: self
+                .nearest
+                .as_deref()
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
         }
     }
 }

@@ -46,6 +46,7 @@ const TEXT = {
     emptied: "Cart emptied.", need_passenger: "Enter the passenger's name.", buying: "Buying…",
     bought: (v) => `Bought! Ticket ${v.id}, seats ${v.seats}, ${v.price}.`,
     retry_in: (v) => ` (try again in ${v.s} s)`,
+    take_nearest: (v) => `Take seat ${v.seat} instead`,
     no_tickets: "No tickets yet.", tickets_login: "Log in to see your tickets.",
     sold_by: "sold by {seller}", live: "valid", cancelled: "cancelled", cancel: "Cancel",
     cancel_ask: "Cancel ticket {id}?", cancelled_ok: "Ticket {id} cancelled.",
@@ -93,6 +94,7 @@ const TEXT = {
     emptied: "Carrinho esvaziado.", need_passenger: "Informe o nome do passageiro.", buying: "Comprando…",
     bought: (v) => `Compra feita! Passagem ${v.id}, assentos ${v.seats}, ${v.price}.`,
     retry_in: (v) => ` (tente de novo em ${v.s} s)`,
+    take_nearest: (v) => `Ficar com o assento ${v.seat}`,
     no_tickets: "Nenhuma passagem ainda.", tickets_login: "Entre para ver suas passagens.",
     sold_by: "vendida por {seller}", live: "válida", cancelled: "cancelada", cancel: "Cancelar",
     cancel_ask: "Cancelar a passagem {id}?", cancelled_ok: "Passagem {id} cancelada.",
@@ -247,6 +249,7 @@ async function api(method, path, body, headers) {
     err.status = r.status;
     err.reason = data && data.reason;
     err.retryAfter = r.headers.get("Retry-After");
+    err.nearest = (data && data.nearest) || [];
     throw err;
   }
   return data;
@@ -679,7 +682,9 @@ async function releaseHold(quiet) {
   renderCart();
 }
 
-async function checkout() {
+// `fallback`: the traveler accepted the nearest seat this peer sells instead of a chosen seat
+// whose airline does not answer (the same purchase key: the refusal was not kept).
+async function checkout(fallback) {
   if (!state.chosen) return;
   if (!state.me) { say("cart-msg", t("login_first"), "error"); return; }
   const passenger = $("passenger").value.trim();
@@ -688,6 +693,7 @@ async function checkout() {
   state.purchaseKey = state.purchaseKey || randomKey();
   const body = { passenger, legs: legsBody() };
   if (state.hold) body.hold_id = state.hold.hold_id;
+  if (fallback === true) body.seat_fallback = "nearest";
   $("checkout-btn").disabled = true;
   say("cart-msg", t("buying"));
   try {
@@ -703,6 +709,13 @@ async function checkout() {
   } catch (e) {
     const retry = e.retryAfter ? t("retry_in", { s: e.retryAfter }) : "";
     say("cart-msg", problemText(e) + retry, "error");
+    if (e.reason === "holder_unreachable" && e.nearest.length && !state.hold) {
+      // Not a dead end: one click buys the nearest seat this peer can sell now.
+      $("cart-msg").append(" ", el("button", {
+        type: "button", id: "take-nearest", class: "secondary",
+        onclick: () => checkout(true),
+      }, t("take_nearest", { seat: e.nearest[0] })));
+    }
   } finally {
     $("checkout-btn").disabled = false;
   }

@@ -839,6 +839,7 @@ fn partition_makes_unreachable_seats_503_then_heal() {
         .clone();
     let body = json!({"passenger": "Fabio", "legs": [{"flight": flight, "seat": seat}]});
     let mut n = 0;
+    let mut refusal = json!(null);
     wait_until(
         "boreal notices giro is gone",
         Duration::from_secs(15),
@@ -849,12 +850,29 @@ fn partition_makes_unreachable_seats_503_then_heal() {
                 &body,
                 &[("Idempotency-Key", &format!("p{n}"))],
             );
+            refusal = r.json();
             r.status == 503
                 && r.retry_after.is_some()
                 && r.json()["reason"] == "holder_unreachable"
                 && r.json()["detail"].as_str().unwrap().contains("retry")
         },
     );
+    // Not a dead end: the refusal lists the nearest seats boreal sells itself, and the same
+    // purchase with `"seat_fallback": "nearest"` takes the first of them.
+    let nearest = refusal["nearest"].as_array().cloned().unwrap_or_default();
+    assert!(!nearest.is_empty(), "{refusal}");
+    let fallback = json!({"passenger": "Fabio", "legs": [{"flight": flight, "seat": seat}],
+        "seat_fallback": "nearest"});
+    let t = fan
+        .post_with("/api/purchases", &fallback, &[("Idempotency-Key", "fb")])
+        .ok(201);
+    assert_eq!(t["legs"][0]["seat"], nearest[0], "{t}");
+    fan.post_with(
+        "/api/purchases",
+        &json!({"passenger": "Fabio", "legs": [{"flight": flight}], "seat_fallback": "maybe"}),
+        &[("Idempotency-Key", "fb-bad")],
+    )
+    .problem(422);
 
     let st = op.post("/admin/heal", &json!({"peers": []})).ok(200);
     assert_eq!(st["partitioned"], json!([]));

@@ -251,6 +251,23 @@ pub struct PurchaseRequest {
     pub legs: Vec<LegRequest>,
     /// The cart whose held seats to check out, if any.
     pub hold_id: Option<String>,
+    /// What to do when a chosen seat is held by a partner that cannot be reached now.
+    /// Resolved before the purchase is recorded, so it is never stored.
+    #[serde(skip)]
+    pub seat_fallback: SeatFallback,
+}
+
+/// What a purchase or hold does when a chosen seat is held by a partner that cannot be
+/// reached now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatFallback {
+    /// Refuse (`holder_unreachable`, with the nearest seats this peer can sell now).
+    #[default]
+    Exact,
+    /// Take the nearest seat of the same flight that this peer can sell now instead, in the
+    /// same transaction (refused as `Exact` when it has none).
+    Nearest,
 }
 
 /// A traveler's cart: seats kept for them until `expires`.
@@ -264,6 +281,9 @@ pub struct HoldRequest {
     pub legs: Vec<LegRequest>,
     /// When the hold lapses (the caller computes it from its own clock).
     pub expires: Millis,
+    /// What to do when a chosen seat's holder cannot be reached (never stored).
+    #[serde(skip)]
+    pub seat_fallback: SeatFallback,
 }
 
 /// A hold as recorded.

@@ -125,6 +125,7 @@ fn concurrent_buyers_of_the_last_seat_exactly_one_wins() {
                 seat: None,
             }],
             hold_id: None,
+            seat_fallback: Default::default(),
         })
     };
     // …and one at rumos, which must fetch the seat from boreal, all at the same instant.
@@ -166,6 +167,7 @@ fn a_purchase_group_commits_as_one_event() {
                         seat: None,
                     }],
                     hold_id: None,
+                    seat_fallback: Default::default(),
                 }),
             )
         })
@@ -300,6 +302,7 @@ fn holds_keep_seats_for_their_cart_until_they_lapse() {
                 seat: Some("1A".into()),
             }],
             expires: T0 + 60_000,
+            seat_fallback: Default::default(),
         }),
     );
     assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
@@ -319,6 +322,7 @@ fn holds_keep_seats_for_their_cart_until_they_lapse() {
                 seat: None,
             }],
             hold_id: Some("cart1".into()),
+            seat_fallback: Default::default(),
         }),
     );
     assert_eq!(c.ticket(mine).unwrap().legs[0].seat, "1A");
@@ -333,6 +337,7 @@ fn holds_keep_seats_for_their_cart_until_they_lapse() {
                 seat: Some("1B".into()),
             }],
             expires: T0 + 60_000,
+            seat_fallback: Default::default(),
         }),
     );
     assert!(matches!(c.replies.get(&h2), Some(Reply::Held(_))));
@@ -410,6 +415,7 @@ fn a_cart_is_checked_out_only_by_its_own_account() {
                 seat: Some("1A".into()),
             }],
             expires: T0 + 60_000,
+            seat_fallback: Default::default(),
         }),
     );
     assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
@@ -424,6 +430,7 @@ fn a_cart_is_checked_out_only_by_its_own_account() {
                 seat: None,
             }],
             hold_id: Some("cart-ana".into()),
+            seat_fallback: Default::default(),
         }),
     );
     assert!(matches!(
@@ -441,6 +448,7 @@ fn a_cart_is_checked_out_only_by_its_own_account() {
                 seat: None,
             }],
             hold_id: Some("cart-ana".into()),
+            seat_fallback: Default::default(),
         }),
     );
     assert_eq!(c.ticket(owner).map(|t| t.legs[0].seat.as_str()), Some("1A"));

@@ -383,6 +383,7 @@ fn checking_out_a_cart_whose_seat_was_sold_after_a_clock_step_is_a_refusal() {
                 seat: Some("1A".into()),
             }],
             expires: c.now + 1_000,
+            seat_fallback: Default::default(),
         }),
     );
     assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
@@ -403,6 +404,7 @@ fn checking_out_a_cart_whose_seat_was_sold_after_a_clock_step_is_a_refusal() {
                 seat: None,
             }],
             hold_id: Some("cart".into()),
+            seat_fallback: Default::default(),
         }),
     );
     assert!(
@@ -659,6 +661,7 @@ fn run_twin(c: &mut Cluster, twin_store: Store, seconds: usize) -> (bool, PeerSt
                     seat: None,
                 }],
                 hold_id: None,
+                seat_fallback: Default::default(),
             }),
         ));
         for out in twin.handle_batch(std::mem::take(&mut inputs), c.now) {
@@ -756,4 +759,62 @@ fn a_restart_from_the_same_store_sells_after_the_twin_wait() {
     let (sold, state) = run_twin(&mut c, Store::open(&copy).unwrap(), 12);
     assert!(sold, "the restarted peer never sold: {state:?}");
     assert_eq!(state, PeerState::Active);
+}
+
+/// A chosen seat held by a partner that is cut off is not a dead end: the peer says which of
+/// its own seats are nearest, and a purchase that asks for the nearest seat as a fallback
+/// takes one of them in the same request; a retry of its key answers with that ticket.
+#[test]
+fn a_chosen_seat_held_by_a_cut_off_partner_falls_back_to_the_nearest_seat_sold_here() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    c.put(
+        "rumos",
+        vec![with_escrow(
+            flight("rumos", "RU1", "SSA", "BSB", 10, 20, "ABCDEF"),
+            &["giro"],
+        )],
+    );
+    c.partition("rumos");
+    c.ticks(5, 1_000);
+    let giro = c.node("giro");
+    let f = giro.catalog().flight(&"RU1".into()).unwrap().clone();
+    // A seat at the back, held by rumos (giro's escrow share is the front rows).
+    let labels: Vec<String> = f.seat_labels().collect();
+    let chosen = labels
+        .into_iter()
+        .rev()
+        .find(|l| {
+            giro.token(&f.seat(l))
+                .is_some_and(|t| t.seller_now(c.now) == Some(&a("rumos")))
+        })
+        .expect("rumos holds seats");
+    let near = giro.nearest_sellable(&f, &chosen, c.now, 3);
+    assert_eq!(near.len(), 3, "giro sells seats of RU1 itself");
+    let exact = c.buy("giro", "exact", &[("RU1", Some(&chosen))]);
+    assert!(matches!(
+        c.replies.get(&exact),
+        Some(Reply::Refused(Refusal::HolderUnreachable { .. }))
+    ));
+    let buy = |c: &mut Cluster| {
+        c.request(
+            "giro",
+            Request::Purchase(PurchaseRequest {
+                key: "fallback".into(),
+                passenger: "Ana Souza".into(),
+                account: None,
+                legs: vec![LegRequest {
+                    flight: "RU1".into(),
+                    seat: Some(chosen.clone()),
+                }],
+                hold_id: None,
+                seat_fallback: SeatFallback::Nearest,
+            }),
+        )
+    };
+    let id = buy(&mut c);
+    c.settle();
+    let t = c.ticket(id).cloned().expect("the nearest seat sold");
+    assert_eq!(t.legs[0].seat, near[0]);
+    let again = buy(&mut c);
+    assert_eq!(c.ticket(again).map(|t| &t.id), Some(&t.id));
 }

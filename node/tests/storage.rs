@@ -142,6 +142,7 @@ fn a_full_disk_refuses_the_purchase_and_the_peer_recovers_when_space_returns() {
                 seat: None,
             }],
             hold_id: None,
+            seat_fallback: Default::default(),
         })
     };
     assert!(matches!(send(&mut node, buy("before")), Reply::Ticket(_)));

@@ -70,6 +70,7 @@ fn a_ticket_sold_before_a_crash_is_there_after_the_restart() {
             seat: Some("2B".into()),
         }],
         hold_id: None,
+        seat_fallback: Default::default(),
     };
     let Reply::Ticket(sold) = reply(
         node.handle(Input::Request(3, Request::Purchase(buy.clone())), NOW + 10),

@@ -92,6 +92,7 @@ pub fn purchase_vs_raw_redb(sizes: Sizes, dir: &Path) -> Result<Scenario, String
                             seat: None,
                         }],
                         hold_id: None,
+                        seat_fallback: Default::default(),
                     }),
                 )
             })
@@ -300,6 +301,7 @@ pub fn child_open(dir: &Path) -> Result<ExitCode, String> {
                 seat: None,
             }],
             hold_id: None,
+            seat_fallback: Default::default(),
         }),
     );
     let serve_ms = t.elapsed().as_secs_f64() * 1e3;

@@ -494,6 +494,7 @@ pub fn propagation(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
                     seat: None,
                 }],
                 hold_id: None,
+                seat_fallback: Default::default(),
             });
             let Reply::Ticket(_) = peers[0].handle.request(req).await else {
                 return Err("purchase refused".into());

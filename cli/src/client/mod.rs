@@ -11,7 +11,8 @@ use passcom_http::admin::{
     StatusDto,
 };
 use passcom_http::api::dto::{
-    AccountDto, CredentialsBody, LegBody, PurchaseBody, RoutesDto, SessionDto, TicketDto,
+    AccountDto, CredentialsBody, LegBody, PurchaseBody, RoutesDto, SeatFallbackBody, SessionDto,
+    TicketDto,
 };
 use serde_json::json;
 use std::path::PathBuf;
@@ -82,6 +83,15 @@ impl Sort {
             Sort::Legs => "legs",
         }
     }
+}
+
+/// What `passcom buy` does when a chosen seat's airline cannot be reached now.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeatFallbackArg {
+    /// Refuse, listing the nearest seats this peer sells.
+    Exact,
+    /// Buy the nearest seat this peer sells instead.
+    Nearest,
 }
 
 /// Client subcommands.
@@ -161,6 +171,10 @@ pub enum ClientCommand {
         /// Check out this cart (from the web page's hold).
         #[arg(long, value_name = "HOLD_ID")]
         hold: Option<String>,
+        /// When a chosen seat is held by an airline that cannot be reached now: refuse and
+        /// list the nearest seats sold here (`exact`), or buy the nearest one (`nearest`).
+        #[arg(long, value_enum, default_value_t = SeatFallbackArg::Exact)]
+        seat_fallback: SeatFallbackArg,
         #[command(flatten)]
         session: SessionOpt,
         #[command(flatten)]
@@ -414,6 +428,7 @@ fn execute(cmd: ClientCommand) -> Result<(), Failure> {
             passenger,
             key,
             hold,
+            seat_fallback,
             session,
             conn,
         } => {
@@ -436,6 +451,10 @@ fn execute(cmd: ClientCommand) -> Result<(), Failure> {
                 passenger,
                 legs,
                 hold_id: hold,
+                seat_fallback: match seat_fallback {
+                    SeatFallbackArg::Exact => SeatFallbackBody::Exact,
+                    SeatFallbackArg::Nearest => SeatFallbackBody::Nearest,
+                },
             };
             let api = Api::new(&conn, Some(token));
             let t: TicketDto = api
@@ -446,6 +465,18 @@ fn execute(cmd: ClientCommand) -> Result<(), Failure> {
                     &[("Idempotency-Key", &key)],
                 )
                 .map_err(|mut f| {
+                    let nearest: Vec<&str> = f
+                        .fields
+                        .get("nearest")
+                        .and_then(|v| v.as_array())
+                        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+                        .unwrap_or_default();
+                    if !nearest.is_empty() {
+                        f.detail.push_str(&format!(
+                            " Nearest seats sold here: {}; add --seat-fallback nearest to take the first.",
+                            nearest.join(", ")
+                        ));
+                    }
                     f.hint = Some(format!(
                         "{}[retry safely with --key {key}]",
                         f.hint.take().map(|h| format!("{h} ")).unwrap_or_default()

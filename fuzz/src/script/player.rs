@@ -283,6 +283,7 @@ impl<'a> Player<'a> {
                         seat: seat.map(label),
                     }],
                     hold_id: None,
+                    seat_fallback: Default::default(),
                 };
                 self.request(Request::Purchase(req));
             }
@@ -295,6 +296,7 @@ impl<'a> Player<'a> {
                         seat: None,
                     }],
                     expires: self.now + 60_000,
+                    seat_fallback: Default::default(),
                 };
                 self.request(Request::Hold(req));
             }

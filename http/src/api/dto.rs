@@ -276,12 +276,37 @@ pub struct LegBody {
     pub seat: Option<String>,
 }
 
+/// What to do when a chosen seat is held by a partner airline that cannot be reached now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatFallbackBody {
+    /// Refuse with 503 `holder_unreachable`, listing the nearest seats sellable here.
+    #[default]
+    Exact,
+    /// Take the nearest seat of the same flight that this peer can sell now, in the same
+    /// purchase or hold.
+    Nearest,
+}
+
+impl From<SeatFallbackBody> for passcom_node::SeatFallback {
+    fn from(f: SeatFallbackBody) -> Self {
+        match f {
+            SeatFallbackBody::Exact => passcom_node::SeatFallback::Exact,
+            SeatFallbackBody::Nearest => passcom_node::SeatFallback::Nearest,
+        }
+    }
+}
+
 /// Seats to put in a cart.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct HoldBody {
     /// The legs, in travel order.
     #[schema(min_items = 1)]
     pub legs: Vec<LegBody>,
+    /// When a chosen seat's holder cannot be reached: refuse (`exact`, the default) or take
+    /// the nearest seat sellable here (`nearest`).
+    #[serde(default)]
+    pub seat_fallback: SeatFallbackBody,
 }
 
 /// A seat of a flight.
@@ -318,6 +343,10 @@ pub struct PurchaseBody {
     /// A cart whose seats to buy.
     #[serde(default)]
     pub hold_id: Option<String>,
+    /// When a chosen seat's holder cannot be reached: refuse (`exact`, the default) or take
+    /// the nearest seat sellable here (`nearest`).
+    #[serde(default)]
+    pub seat_fallback: SeatFallbackBody,
 }
 
 /// One leg of a ticket.

@@ -58,6 +58,7 @@ pub async fn hold(
         account: Some(t.account),
         legs: legs(&b.legs)?,
         expires: now + s.cfg.hold_ms,
+        seat_fallback: b.seat_fallback.into(),
     };
     match s.submit(Request::Hold(req)).await? {
         Reply::Held(h) => Ok((
@@ -76,7 +77,7 @@ pub async fn hold(
                 expires: h.expires,
             }),
         )),
-        Reply::Refused(r) => Err(ApiError::from_refusal(&r)),
+        Reply::Refused(r) => Err(refusal_with_nearest(&s, &r)),
         other => Err(ApiError::internal(format!(
             "unexpected reply to a hold: {other:?}"
         ))),
@@ -113,6 +114,23 @@ pub async fn release(
             "unexpected reply to a release: {other:?}"
         ))),
     }
+}
+
+/// The problem for a refused purchase or hold; a chosen seat whose holder cannot be reached
+/// lists the nearest seats of its flight this peer can sell now.
+fn refusal_with_nearest(s: &Shared, r: &passcom_node::Refusal) -> ApiError {
+    let e = ApiError::from_refusal(r);
+    let passcom_node::Refusal::HolderUnreachable { seat, .. } = r else {
+        return e;
+    };
+    let now = s.backend.now();
+    let nearest = read(&*s.backend, |n| {
+        n.catalog()
+            .flight(&seat.flight)
+            .map(|f| n.nearest_sellable(f, &seat.seat, now, 3))
+            .unwrap_or_default()
+    });
+    e.with_nearest(nearest)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -179,6 +197,7 @@ pub async fn purchase(
         account: Some(t.account),
         legs: legs(&b.legs)?,
         hold_id: b.hold_id.filter(|h| !h.is_empty()),
+        seat_fallback: b.seat_fallback.into(),
     };
     let reply = s.submit(Request::Purchase(req)).await;
     match reply {
@@ -190,7 +209,7 @@ pub async fn purchase(
         Ok(Reply::Refused(r)) => {
             s.metrics
                 .observe_purchase(Some(&crate::problem::refusal_reason(&r)));
-            Err(ApiError::from_refusal(&r))
+            Err(refusal_with_nearest(&s, &r))
         }
         Ok(other) => Err(ApiError::internal(format!(
             "unexpected reply to a purchase: {other:?}"

@@ -163,6 +163,7 @@ pub async fn buy(h: &PeerHandle, key: &str, flight: &FlightId) -> Reply {
             seat: None,
         }],
         hold_id: None,
+        seat_fallback: Default::default(),
     };
     within(30, "a purchase reply", h.request(Request::Purchase(req))).await
 }

@@ -66,7 +66,7 @@ impl Node {
         Ok(())
     }
 
-    pub(super) fn on_purchase(&mut self, id: RequestId, req: PurchaseRequest, now: Millis) {
+    pub(super) fn on_purchase(&mut self, id: RequestId, mut req: PurchaseRequest, now: Millis) {
         if req.key.is_empty() || req.key.len() > MAX_KEY_LEN {
             return self.reply(
                 id,
@@ -89,10 +89,11 @@ impl Node {
         if let Err(r) = self.check_legs(&req.legs) {
             return self.reply(id, Reply::Refused(r));
         }
+        self.resolve_fallback(&mut req.legs, req.seat_fallback, now);
         self.start(id, req.key.clone(), PendingOp::Purchase(req), now);
     }
 
-    pub(super) fn on_hold(&mut self, id: RequestId, req: HoldRequest, now: Millis) {
+    pub(super) fn on_hold(&mut self, id: RequestId, mut req: HoldRequest, now: Millis) {
         if req.hold_id.is_empty() || req.hold_id.len() > MAX_KEY_LEN {
             return self.reply(
                 id,
@@ -116,6 +117,7 @@ impl Node {
         if let Err(r) = self.check_legs(&req.legs) {
             return self.reply(id, Reply::Refused(r));
         }
+        self.resolve_fallback(&mut req.legs, req.seat_fallback, now);
         self.start(id, key, PendingOp::Hold(req), now);
     }
 

@@ -193,6 +193,77 @@ impl Node {
         }
     }
 
+    /// Up to `n` seats of `flight` that this peer can sell now, nearest to `label` first (by
+    /// distance in rows and seat letters; ties by seat order): what to offer a traveler whose
+    /// chosen seat is held by a partner that cannot be reached. Empty when `label` is not a
+    /// seat of the flight or nothing is sellable here.
+    pub fn nearest_sellable(
+        &self,
+        flight: &Flight,
+        label: &str,
+        now: Millis,
+        n: usize,
+    ) -> Vec<String> {
+        let width = flight.letters.chars().count().max(1) as i64;
+        let labels: Vec<String> = flight.seat_labels().collect();
+        let Some(at) = labels.iter().position(|l| l == label) else {
+            return Vec::new();
+        };
+        let (row, col) = (at as i64 / width, at as i64 % width);
+        let me = &self.cfg.airline;
+        let mut near: Vec<(i64, usize)> = labels
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| {
+                *i != at
+                    && self
+                        .token(&flight.seat(l))
+                        .is_some_and(|t| t.seller_now(now) == Some(me))
+            })
+            .map(|(i, _)| {
+                let (r, c) = (i as i64 / width, i as i64 % width);
+                ((r - row).pow(2) + (c - col).pow(2), i)
+            })
+            .collect();
+        near.sort_unstable();
+        near.into_iter()
+            .take(n)
+            .map(|(_, i)| labels[i].clone())
+            .collect()
+    }
+
+    /// With [`SeatFallback::Nearest`], a chosen seat whose holder cannot be reached now
+    /// becomes the nearest seat this peer can sell now, before the request is recorded (so a
+    /// retry of its key answers with that seat). Legs whose seat is sold, held by a cart or
+    /// with a reachable holder keep their choice; so does a leg with no seat sellable here.
+    pub(super) fn resolve_fallback(
+        &self,
+        legs: &mut [LegRequest],
+        fallback: SeatFallback,
+        now: Millis,
+    ) {
+        if fallback != SeatFallback::Nearest {
+            return;
+        }
+        let me = &self.cfg.airline;
+        for leg in legs.iter_mut() {
+            let Some(label) = leg.seat.clone() else {
+                continue;
+            };
+            let Some(flight) = self.catalog.flight(&leg.flight) else {
+                continue;
+            };
+            let unreachable = self
+                .token(&flight.seat(&label))
+                .and_then(|t| t.seller_now(now).cloned())
+                .is_some_and(|h| &h != me && !self.reachable.contains(&h));
+            if unreachable && let Some(other) = self.nearest_sellable(flight, &label, now, 1).pop()
+            {
+                leg.seat = Some(other);
+            }
+        }
+    }
+
     /// The reachable peer holding the most sellable seats of `flight` (ties: name order).
     pub(super) fn richest_reachable_holder(
         &self,

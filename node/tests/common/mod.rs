@@ -260,6 +260,7 @@ impl Cluster {
                     })
                     .collect(),
                 hold_id: None,
+                seat_fallback: Default::default(),
             }),
         )
     }

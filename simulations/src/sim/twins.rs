@@ -273,6 +273,7 @@ impl Simulation {
                 seat: None,
             }],
             hold_id: None,
+            seat_fallback: Default::default(),
         };
         let id = self.next_request;
         self.next_request += 1;

@@ -201,6 +201,7 @@ impl Simulation {
             account: None,
             legs,
             hold_id,
+            seat_fallback: Default::default(),
         };
         self.keys.insert(
             key.clone(),
@@ -246,6 +247,7 @@ impl Simulation {
             account: None,
             legs,
             expires,
+            seat_fallback: Default::default(),
         };
         self.send_request(node, Request::Hold(req), ReqKind::Hold(hold_id));
     }
