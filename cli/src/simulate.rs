@@ -361,6 +361,10 @@ fn print_summary(title: &str, s: &Summary) {
         s.stranded_seats
     );
     println!(
+        "  hand-overs           {:.2} per ticket (seats put in transit to another peer)",
+        s.handovers_per_ticket
+    );
+    println!(
         "  convergence          p50 {} ms, p99 {} ms, max {} ms after the final heal",
         s.convergence_ms_p50, s.convergence_ms_p99, s.convergence_ms_max
     );

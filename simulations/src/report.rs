@@ -100,6 +100,8 @@ pub struct Summary {
     /// Seats unsold at the end on flights whose buyers were refused `holder_unreachable`
     /// (see `Metrics::stranded_seats`), over all schedules.
     pub stranded_seats: u64,
+    /// Seat hand-overs committed per committed ticket (see `Metrics::handovers`).
+    pub handovers_per_ticket: f64,
     /// What the fault families beyond the classic ones did, over all schedules.
     pub faults: crate::faults::FaultSummary,
     /// Attacks the byzantine airlines tried, by kind, over all schedules.
@@ -167,6 +169,7 @@ impl Summary {
                 })
                 .collect(),
             stranded_seats: sum(|o| o.metrics.stranded_seats),
+            handovers_per_ticket: ratio(sum(|o| o.metrics.handovers), tickets),
             refusals,
             rogue_attempts,
             rogue_rejected: sum(|o| o.metrics.rogue.rejected),

@@ -144,6 +144,9 @@ pub struct Metrics {
     /// refused because the seats were at an unreachable peer (`holder_unreachable`), up to
     /// the number of such refusals per flight: demand and supply that escrow failed to meet.
     pub stranded_seats: u64,
+    /// Seat hand-overs committed: token updates that put a seat in transit to another peer
+    /// (escrow refills, seats asked for, moves ahead of need).
+    pub handovers: u64,
     /// What the fault families beyond the classic ones did.
     pub faults: FaultCounts,
     /// What the byzantine airlines tried, and what of it got through (`--byzantine`).

@@ -60,6 +60,11 @@ impl Simulation {
             if let Output::Broadcast(Message::Events { events }) = out {
                 let me = self.world.airlines[n].clone();
                 for ev in events.iter().filter(|e| e.origin == me) {
+                    self.metrics.handovers += ev
+                        .tokens
+                        .iter()
+                        .filter(|u| matches!(u.next.state, TokenState::InTransit { .. }))
+                        .count() as u64;
                     if let Err(b) = self.observe_own_event(ev) {
                         return self.breach(b);
                     }
