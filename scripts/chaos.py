@@ -229,6 +229,16 @@ def converged(admin, quiet=False):
     return len(set(clocks)) == 1 and pending == 0
 
 
+def all_started(admin):
+    """Every peer active (recovered from its partners, and heard alone by each of them for the
+    twin check: about seven seconds after a start) and holding the flights of all three
+    airlines, which each peer's demo catalog adds once it is active."""
+    s = statuses(admin)
+    if not s or any(v.get("state") != "active" for v in s.values()):
+        return False
+    return all(len({k for k, n in v["clock"].items() if n}) == len(PEERS) for v in s.values())
+
+
 def check_state(admin, buyers, flights):
     """The invariants, read through every peer's API."""
     tickets = {}
@@ -380,6 +390,7 @@ def main():
             assert st["roster_closed"] is True, f"{p}: roster open: {st['roster']}"
             assert sorted(st["roster"]) == sorted(PEERS), f"{p}: roster {st['roster']}"
         log("closed roster of three airlines at every peer")
+        wait_until("every peer active with three airlines' catalogs", lambda: all_started(admin), 120)
         wait_until("the catalog to converge", lambda: converged(admin), 120)
         report["two_airline_ticket"] = buy_two_airlines()["id"]
         flights = pick_flights()
