@@ -16,6 +16,18 @@ fn first_seed(default: u64) -> u64 {
     seed
 }
 
+/// Prints each failing seed with the command that replays it.
+fn print_violations(opts: &SimOptions, outcomes: &[passcom_simulations::Outcome]) {
+    for o in outcomes.iter().filter(|o| o.violation.is_some()) {
+        println!(
+            "seed {}: {}\n  replay: {}",
+            o.seed,
+            o.violation.as_ref().unwrap(),
+            opts.replay_command(o.seed)
+        );
+    }
+}
+
 #[test]
 fn the_same_seed_replays_the_same_run_event_for_event() {
     let seed = first_seed(42);
@@ -65,14 +77,7 @@ fn partitions_crashes_and_flash_sales_never_break_an_invariant() {
     };
     let outcomes = run_many(&opts, seed, 60, default_threads(), false, &|_| {});
     let summary = Summary::of(&outcomes);
-    for o in outcomes.iter().filter(|o| o.violation.is_some()) {
-        println!(
-            "seed {}: {}\n  replay: {}",
-            o.seed,
-            o.violation.as_ref().unwrap(),
-            opts.replay_command(o.seed)
-        );
-    }
+    print_violations(&opts, &outcomes);
     assert_eq!(
         summary.violations, 0,
         "first failing seed {:?}",
@@ -236,14 +241,7 @@ fn the_realistic_profile_keeps_every_invariant_with_airline_sized_flights() {
     };
     let outcomes = run_many(&opts, seed, 12, default_threads(), false, &|_| {});
     let summary = Summary::of(&outcomes);
-    for o in outcomes.iter().filter(|o| o.violation.is_some()) {
-        println!(
-            "seed {}: {}\n  replay: {}",
-            o.seed,
-            o.violation.as_ref().unwrap(),
-            opts.replay_command(o.seed)
-        );
-    }
+    print_violations(&opts, &outcomes);
     assert_eq!(summary.violations, 0);
     assert!(summary.tickets > 0 && summary.attempts_partitioned > 0);
 }
