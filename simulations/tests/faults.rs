@@ -356,3 +356,24 @@ fn twins_are_injected_and_break_nothing() {
         s.faults
     );
 }
+
+/// Seeds of `--faults all` (2,000 steps) that intermediate builds of the twin work failed, each
+/// for a way the simulated world kept or lost a twin's events that its checker was not told
+/// of: 179 and 220, a twin from a copy of a store serving events its original lost with its
+/// disk; 198, 410, 573, a twin still running at the final heal holding events nobody else
+/// had; 995, an original halted by its twin and restarted during the final phase, judged
+/// while it was down.
+#[test]
+fn a_twins_events_are_judged_with_the_copies_that_hold_them() {
+    let opts = SimOptions {
+        steps: 2_000,
+        faults: FaultSet::all(),
+        ..SimOptions::default()
+    };
+    let outcomes: Vec<Outcome> = [179, 198, 220, 410, 573, 995]
+        .into_iter()
+        .map(|seed| run_schedule(&opts, seed))
+        .collect();
+    assert_no_violation(&opts, &outcomes);
+    assert!(outcomes.iter().all(|o| o.metrics.faults.twins > 0));
+}
