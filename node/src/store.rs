@@ -118,6 +118,8 @@ pub struct Snapshot {
     pub airline: Option<String>,
     /// Verifying keys learned from peers, by airline.
     pub roster: BTreeMap<AirlineId, [u8; 32]>,
+    /// Signed key records of other airlines, kept to relay them after a restart.
+    pub key_records: BTreeMap<AirlineId, crate::model::KeyRecord>,
     /// Tokens that ever changed (absent ones are at their initial state).
     pub tokens: BTreeMap<SeatId, Token>,
     /// Every ticket known, by id.
@@ -334,6 +336,9 @@ impl Store {
             .map(|v| String::from_utf8_lossy(v.value()).into_owned());
         if let Some(v) = meta.get("roster").map_err(|e| self.err(e))? {
             snap.roster = self.decode("roster", v.value())?;
+        }
+        if let Some(v) = meta.get("key_records").map_err(|e| self.err(e))? {
+            snap.key_records = self.decode("key records", v.value())?;
         }
         for row in tx
             .open_table(TOKENS)

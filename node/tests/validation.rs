@@ -363,7 +363,8 @@ fn a_network_where_two_airlines_share_a_flight_id_code_does_not_open() {
 }
 
 #[test]
-fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record() {
+fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record_even_after_the_relay_restarted()
+ {
     let dir = tempfile::tempdir().unwrap();
     let key = |b: u8| ed25519_dalek::SigningKey::from_bytes(&[b; 32]);
     let open = |name: &str, b: u8| {
@@ -419,6 +420,11 @@ fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record() {
         T0,
     );
     deliver(&mut rumos, "giro", out);
+    assert_eq!(rumos.clock().get(&a("giro")), 2);
+    // rumos restarts: the records it relays are durable, not only in the memory of the
+    // process that received them.
+    drop(rumos);
+    let mut rumos = open("rumos", 1);
     assert_eq!(rumos.clock().get(&a("giro")), 2);
     // boreal catches up from rumos: giro's events come with giro's record, relayed.
     let out = rumos.handle(
@@ -514,4 +520,87 @@ fn a_rejection_names_the_message_not_every_message_of_its_sender() {
         })
         .collect();
     assert_eq!(named, vec![None], "{out:?}");
+}
+
+/// A cart id in a seat's token is its holder's: giro holding a seat of its escrow in a cart
+/// named in rumos's namespace is rejected and nothing of it is applied, while giro's own hold,
+/// placed by a traveler at giro, reaches rumos under `giro-…` and checks out there.
+#[test]
+fn a_hold_under_a_cart_id_of_another_airline_is_rejected() {
+    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut f = flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB");
+    f.escrow = vec![passcom_crdt::EscrowShare {
+        airline: a("giro"),
+        seats: 2,
+    }];
+    c.put("rumos", vec![f]);
+    let seat = SeatId::new("RU1", "1A");
+    let prev = c.node("rumos").token(&seat).unwrap();
+    assert_eq!(prev.writer(), &a("giro"), "giro holds 1A in escrow");
+    let held = |cart: &str| TokenUpdate {
+        seat: seat.clone(),
+        prev: prev.clone(),
+        next: Token {
+            version: prev.version + 1,
+            state: TokenState::Held {
+                holder: a("giro"),
+                hold_id: cart.into(),
+                expires: T0 + 60_000,
+            },
+        },
+    };
+    let foreign = giro_event(&c, vec![held("rumos-cart")], vec![], vec![]);
+    let node = c.nodes.get_mut(&a("rumos")).unwrap();
+    let out = outputs_of(node, "giro", vec![foreign]);
+    assert!(rejected(&out), "{out:?}");
+    assert_eq!(
+        node.token(&seat),
+        Some(prev.clone()),
+        "the seat is untouched"
+    );
+
+    // The honest path: a traveler's cart at giro, seen at rumos in giro's namespace.
+    let hold = c.request(
+        "giro",
+        Request::Hold(HoldRequest {
+            hold_id: "cart".into(),
+            account: None,
+            legs: vec![LegRequest {
+                flight: "RU1".into(),
+                seat: Some("1A".into()),
+            }],
+            expires: c.now + 60_000,
+            seat_fallback: Default::default(),
+        }),
+    );
+    assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
+    c.settle();
+    match c.node("rumos").token(&seat).map(|t| t.state) {
+        Some(TokenState::Held {
+            holder, hold_id, ..
+        }) => {
+            assert_eq!((holder.as_str(), hold_id.as_str()), ("giro", "giro-cart"));
+        }
+        other => panic!("rumos sees 1A as {other:?}"),
+    }
+    let bought = c.request(
+        "giro",
+        Request::Purchase(PurchaseRequest {
+            key: "checkout".into(),
+            passenger: "Ana".into(),
+            account: None,
+            legs: vec![LegRequest {
+                flight: "RU1".into(),
+                seat: Some("1A".into()),
+            }],
+            hold_id: Some("cart".into()),
+            seat_fallback: Default::default(),
+        }),
+    );
+    assert!(c.ticket(bought).is_some(), "{:?}", c.replies.get(&bought));
+    c.settle();
+    assert!(matches!(
+        c.node("rumos").token(&seat).map(|t| t.state),
+        Some(TokenState::Sold { .. })
+    ));
 }

@@ -13,7 +13,7 @@ use super::Node;
 use crate::model::{Event, KeyRecord, MAX_KEY_RECORDS, Message, Output};
 use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
 use passcom_crdt::{AirlineId, Millis};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Node {
     /// Signs this peer's own key record (nothing without a signing key).
@@ -61,6 +61,7 @@ impl Node {
         now: Millis,
     ) {
         let mut learned = false;
+        let mut kept = false;
         for record in records.into_iter().take(MAX_KEY_RECORDS) {
             let key = <[u8; 32]>::try_from(record.key.as_slice())
                 .ok()
@@ -84,9 +85,10 @@ impl Node {
             }
             match self.roster.get(&record.airline) {
                 Some(k) if *k == key => {
-                    self.key_records
-                        .entry(record.airline.clone())
-                        .or_insert(record);
+                    if !self.key_records.contains_key(&record.airline) {
+                        self.key_records.insert(record.airline.clone(), record);
+                        kept = true;
+                    }
                 }
                 Some(_) => {} // another key holds the name here: first key wins
                 None if self.cfg.roster_closed => {}
@@ -96,6 +98,18 @@ impl Node {
                     learned = true;
                 }
             }
+        }
+        if learned || kept {
+            // Kept durably, so a restarted peer still vouches for the airlines it never met.
+            let others: BTreeMap<&AirlineId, &KeyRecord> = self
+                .key_records
+                .iter()
+                .filter(|(a, _)| **a != self.cfg.airline)
+                .collect();
+            self.batch.meta(
+                "key_records",
+                postcard::to_stdvec(&others).unwrap_or_default(),
+            );
         }
         if learned {
             self.batch.meta(

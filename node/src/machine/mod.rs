@@ -406,6 +406,14 @@ impl Node {
                 self.roster.insert(airline, k);
             }
         }
+        // Records are relayed only for the key bound here: one stored for a name whose key the
+        // configuration now gives differently is dropped.
+        for (airline, record) in snap.key_records {
+            let bound = self.roster.get(&airline).map(|k| k.to_bytes().to_vec());
+            if airline != self.cfg.airline && bound.as_ref() == Some(&record.key) {
+                self.key_records.insert(airline, record);
+            }
+        }
         Ok(recorded)
     }
 

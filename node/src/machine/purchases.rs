@@ -301,7 +301,8 @@ impl Node {
                     })
                     .cloned()
             });
-            match self.pick_seat(&flight, leg.seat.as_deref(), held_seat, hold_id, now) {
+            let tag = hold_id.map(|h| self.cart_tag(h));
+            match self.pick_seat(&flight, leg.seat.as_deref(), held_seat, tag.as_deref(), now) {
                 Ok(Pick::Here(seat, with_hold)) => chosen.push((seat, with_hold)),
                 Ok(Pick::Ask(holder, msg)) => {
                     requests.push((holder, msg));
@@ -379,7 +380,7 @@ impl Node {
                     let _ = self.write_token(
                         seat,
                         &Transition::Release {
-                            hold_id: h.hold_id.clone(),
+                            hold_id: self.cart_tag(&h.hold_id),
                         },
                         now,
                     );
@@ -414,7 +415,7 @@ impl Node {
         now: Millis,
     ) -> Attempt {
         let t = Transition::Hold {
-            hold_id: h.hold_id.clone(),
+            hold_id: self.cart_tag(&h.hold_id),
             expires: h.expires,
         };
         if let Some(r) = self.phase.refusal() {
@@ -446,6 +447,13 @@ impl Node {
         Attempt::Finished(Operation::Held(h.hold_id.clone()), Reply::Held(hold))
     }
 
+    /// The id a cart goes by in its seats' tokens: the traveler's hold id in this airline's
+    /// namespace (`{airline}-{hold_id}`), so that every held token names its holder's cart and
+    /// no airline writes a cart id of another's (checked on remote events).
+    pub(super) fn cart_tag(&self, hold_id: &str) -> String {
+        format!("{}-{hold_id}", self.cfg.airline)
+    }
+
     pub(super) fn release_hold(&mut self, hold_id: &str, now: Millis) -> Reply {
         let Some(hold) = self.holds.remove(hold_id) else {
             return Reply::Refused(Refusal::UnknownHold {
@@ -457,7 +465,7 @@ impl Node {
             let _ = self.write_token(
                 seat,
                 &Transition::Release {
-                    hold_id: hold_id.to_owned(),
+                    hold_id: self.cart_tag(hold_id),
                 },
                 now,
             );

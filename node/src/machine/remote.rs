@@ -8,7 +8,9 @@
 //! - each ticket must be the origin's own (its seller, and an id in the origin's namespace
 //!   `{origin}-…`); a live ticket must come with the token updates, in the same event, that
 //!   make each of its seats `Sold` by the origin under that ticket; a cancellation must come
-//!   from the ticket's seller and leave none of its seats sold under it.
+//!   from the ticket's seller and leave none of its seats sold under it;
+//! - each token the event holds in a cart names the cart in the origin's namespace
+//!   (`{origin}-…`), as ticket ids do.
 //!
 //! The catalog part is checked by [`passcom_crdt::Catalog::prepare_remote`] before this runs.
 //! Only an event that passes every check is applied, whole ([`Node::apply_remote_event`]).
@@ -34,6 +36,8 @@ impl Node {
     /// with the reason when some part is not the origin's to write.
     pub(super) fn check_event(&self, ev: &Event) -> Result<Vec<TokenUpdate>, Unfit> {
         let origin = &ev.origin;
+        // Ticket ids and cart ids an origin writes start with its name.
+        let namespace = format!("{origin}-");
         // The state of every touched token after the event, and the states the event
         // proves it wrote (newly checked, or already here exactly as written).
         let mut overlay: BTreeMap<SeatId, Token> = BTreeMap::new();
@@ -75,11 +79,18 @@ impl Node {
                     u.seat
                 )));
             }
+            if let TokenState::Held { hold_id, .. } = &u.next.state
+                && !hold_id.starts_with(&namespace)
+            {
+                return Err(Unfit::Rejected(format!(
+                    "{origin} may only hold {} under a cart id that starts with {namespace:?}",
+                    u.seat
+                )));
+            }
             overlay.insert(u.seat.clone(), u.next.clone());
             proven.entry(&u.seat).or_default().push(&u.next);
             updates.push(u.clone());
         }
-        let namespace = format!("{origin}-");
         for t in &ev.tickets {
             let reject = |why: String| Err(Unfit::Rejected(format!("ticket {}: {why}", t.id)));
             if &t.seller != origin {
