@@ -111,9 +111,15 @@ impl Flight {
     /// The peer that holds `label`'s token before any change: the partner whose escrow share
     /// covers the seat, else the operating airline.
     pub fn initial_holder(&self, label: &str) -> &AirlineId {
-        let Some(index) = self.seat_index(label) else {
-            return &self.airline;
-        };
+        match self.seat_index(label) {
+            Some(index) => self.initial_holder_at(index),
+            None => &self.airline,
+        }
+    }
+
+    /// The peer that holds the token of the seat at `index` (row-major, as
+    /// [`Flight::seat_index`] counts) before any change; the operating airline past the end.
+    pub fn initial_holder_at(&self, index: u32) -> &AirlineId {
         let mut start = 0;
         for share in &self.escrow {
             let end = start + share.seats;
@@ -151,6 +157,17 @@ impl Flight {
                 seats: each,
             })
             .collect()
+    }
+
+    /// The label of the seat at `index` (row-major, the inverse of [`Flight::seat_index`]),
+    /// or `None` past the last seat.
+    pub fn label_at(&self, index: u32) -> Option<String> {
+        let width = self.letters.chars().count() as u32;
+        if width == 0 || index >= self.capacity() {
+            return None;
+        }
+        let letter = self.letters.chars().nth((index % width) as usize)?;
+        Some(format!("{}{letter}", index / width + 1))
     }
 
     /// The seat id of `label` on this flight.
@@ -269,6 +286,16 @@ mod tests {
             !f.has_seat("31A") && !f.has_seat("0A") && !f.has_seat("14G") && !f.has_seat("C14")
         );
         assert_eq!(f.seat_labels().count(), 180);
+    }
+
+    #[test]
+    fn label_at_is_the_inverse_of_seat_index_in_seat_order() {
+        let f = flight("rumos", "RU1");
+        for (i, label) in f.seat_labels().enumerate() {
+            assert_eq!(f.label_at(i as u32).as_deref(), Some(label.as_str()));
+            assert_eq!(f.seat_index(&label), Some(i as u32));
+        }
+        assert_eq!(f.label_at(f.capacity()), None);
     }
 
     #[test]
