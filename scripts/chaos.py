@@ -164,7 +164,7 @@ def refusal(status, resp):
 
 class Buyers:
     """Buyer threads per peer: `any_seat` of them name no seat, `chosen` pick a free seat from
-    the seat map. Every attempt is recorded (peer, start, names no seat, outcome) and every
+    the seat map. Every attempt is recorded (peer, start, end, names no seat, outcome) and every
     ticket confirmed to a buyer is remembered."""
 
     def __init__(self, creds, stock, any_seat=2, chosen=1, pace=0.15):
@@ -175,7 +175,7 @@ class Buyers:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.confirmed = {}  # ticket id -> (peer, [(flight, seat)])
-        self.records = []  # (peer, started, any_seat, outcome)
+        self.records = []  # (peer, started, ended, any_seat, outcome)
         for p in PEERS:
             self.login(p)
         self.threads = [
@@ -238,7 +238,7 @@ class Buyers:
             started = time.time()
             outcome, ticket = self.buy(peer, body, key)
             with self.lock:
-                self.records.append((peer, started, any_seat, outcome))
+                self.records.append((peer, started, time.time(), any_seat, outcome))
                 if ticket:
                     self.confirmed[ticket["id"]] = (
                         peer, [(l["flight"], l["seat"]) for l in ticket["legs"]])
@@ -246,12 +246,13 @@ class Buyers:
 
     def window(self, peer, t0, t1):
         """What the buyers at `peer` tried from t0 to t1 (by the start of the attempt)."""
-        out = {"all": collections.Counter(), "any": collections.Counter()}
+        out = {"all": collections.Counter(), "any": collections.Counter(), "seconds": []}
         with self.lock:
             records = list(self.records)
-        for p, started, any_seat, outcome in records:
+        for p, started, ended, any_seat, outcome in records:
             if p == peer and t0 <= started < t1:
                 out["all"][outcome] += 1
+                out["seconds"].append(ended - started)
                 if any_seat:
                     out["any"][outcome] += 1
         return out
@@ -282,6 +283,7 @@ class Stock:
         self.everything = {f for a in NAMES for f in initial[a]}
         self.numbers = {a: 9000 for a in NAMES}
         self.added = 0
+        self.refused = {a: None for a in NAMES}  # the last refusal of a POST, logged once
         self.rng = random.Random(11)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -350,8 +352,12 @@ class Stock:
         status, r = http(PEERS[a], "POST", "/admin/flights", {"flights": flights},
                          token=self.admin[a], timeout=10)
         if status != 200:
-            log(f"replenish {a}: POST /admin/flights answered {status} {refusal(status, r)}; trying again")
+            if self.refused[a] != refusal(status, r):
+                self.refused[a] = refusal(status, r)
+                log(f"replenish {a}: POST /admin/flights answered {status} {self.refused[a]}; "
+                    f"trying again every second")
             return
+        self.refused[a] = None
         with self.lock:
             self.everything.update(r["ids"])
             for (slot, _, _), new in zip(low, r["ids"]):
@@ -569,6 +575,8 @@ def run_cycle(n, total, admin, buyers, cuts, cut_seconds, report):
         "any_seat_tries": any_tries, "any_seat_sold": any_sold,
         "any_seat_availability": round(any_sold / any_tries, 3) if any_tries else None,
         "refusals": {k: v for k, v in sorted(w["all"].items()) if k != "ok"},
+        "purchase_s_p50": p50(w["seconds"]),
+        "purchase_s_max": round(max(w["seconds"]), 2) if w["seconds"] else None,
         "detection_s": detection, "convergence_s": conv,
     }
     fmt = lambda x: "-" if x is None else f"{x:.2f}"
@@ -576,7 +584,8 @@ def run_cycle(n, total, admin, buyers, cuts, cut_seconds, report):
         f"(availability {fmt(cycle['availability'])}), any seat {any_sold}/{any_tries} "
         f"({fmt(cycle['any_seat_availability'])}); noticed by {peer} after "
         f"{detection['cut_peer']} s, by the other side after {detection['partners']} s; "
-        f"converged {conv} s after the heal; refusals {cycle['refusals']}")
+        f"converged {conv} s after the heal; purchases took {cycle['purchase_s_p50']} s "
+        f"(p50), at most {cycle['purchase_s_max']} s; refusals {cycle['refusals']}")
     return cycle
 
 
