@@ -220,29 +220,35 @@ class Buyers:
 
     def run(self, peer, i, any_seat):
         rng = random.Random(f"{peer}-{i}")
-        port = PEERS[peer]
         while not self.stop.is_set():
-            flight = rng.choice(self.stock.for_peer(peer))
-            leg = {"flight": flight}
-            body = {"passenger": f"Chaos {peer} {i}", "legs": [leg]}
-            if not any_seat:
-                status, m = http(port, "GET", f"/api/flights/{flight}/seats", timeout=5)
-                free = [s["seat"] for s in m["seats"] if s["status"] in ("here", "partner")] \
-                    if status == 200 and isinstance(m, dict) else []
-                if not free:
-                    self.stop.wait(self.pace)
-                    continue
-                leg["seat"] = rng.choice(free)
-                body["seat_fallback"] = "nearest"
-            key = str(uuid.UUID(int=rng.getrandbits(128)))
-            started = time.time()
-            outcome, ticket = self.buy(peer, body, key)
-            with self.lock:
-                self.records.append((peer, started, time.time(), any_seat, outcome))
-                if ticket:
-                    self.confirmed[ticket["id"]] = (
-                        peer, [(l["flight"], l["seat"]) for l in ticket["legs"]])
+            try:
+                self.once(peer, i, any_seat, rng)
+            except Exception as e:  # an answer of an unexpected shape: say so, buy on
+                log(f"buyer {peer} {i}: {e!r}")
             self.stop.wait(self.pace)
+
+    def once(self, peer, i, any_seat, rng):
+        """One purchase attempt, recorded (none when a seat-choosing buyer finds no free seat)."""
+        port = PEERS[peer]
+        flight = rng.choice(self.stock.for_peer(peer))
+        leg = {"flight": flight}
+        body = {"passenger": f"Chaos {peer} {i}", "legs": [leg]}
+        if not any_seat:
+            status, m = http(port, "GET", f"/api/flights/{flight}/seats", timeout=5)
+            free = [s["seat"] for s in m["seats"] if s["status"] in ("here", "partner")] \
+                if status == 200 and isinstance(m, dict) else []
+            if not free:
+                return
+            leg["seat"] = rng.choice(free)
+            body["seat_fallback"] = "nearest"
+        key = str(uuid.UUID(int=rng.getrandbits(128)))
+        started = time.time()
+        outcome, ticket = self.buy(peer, body, key)
+        with self.lock:
+            self.records.append((peer, started, time.time(), any_seat, outcome))
+            if ticket:
+                self.confirmed[ticket["id"]] = (
+                    peer, [(l["flight"], l["seat"]) for l in ticket["legs"]])
 
     def window(self, peer, t0, t1):
         """What the buyers at `peer` tried from t0 to t1 (by the start of the attempt)."""
@@ -408,14 +414,14 @@ class Cuts:
         self.isolated = []
 
     def isolate(self, peer):
-        self.isolated.append(peer)
         sh("docker", "network", "disconnect", P2P_NETWORK, f"passcom-{peer}")
+        self.isolated.append(peer)
 
     def drop(self, at, source):
         """Packets from `source` dropped on arrival at `at` (its namespace's INPUT chain)."""
         ip = p2p_ip(source)
-        self.rules.append((at, ip))
         self.rule(at, "-A", ip)
+        self.rules.append((at, ip))
 
     def rule(self, at, op, ip):
         pid = inspect(at, "{{.State.Pid}}")
@@ -568,7 +574,7 @@ def run_cycle(n, total, admin, buyers, cuts, cut_seconds, report):
                  for side, when in noticed.items()}
     cycle = {
         "cycle": n + 1, "kind": kind, "cut_peer": peer,
-        "peers": sorted({peer, other} - {None}) if other else NAMES,
+        "peers": [peer, other] if other else [peer] + [o for o in NAMES if o != peer],
         "what": desc, "cut_s": round(healed_at - cut_at, 2),
         "tries": tries, "sold": sold, "correct_refusals": right,
         "availability": round(sold / tries, 3) if tries else None,
@@ -590,8 +596,8 @@ def run_cycle(n, total, admin, buyers, cuts, cut_seconds, report):
 
 
 def kill(admin, victim, n, total):
-    """docker kill under load, start again; returns (seconds until every peer is active again,
-    convergence seconds after that)."""
+    """docker kill under load, start again; returns the seconds from the start until every peer
+    is active again, and the convergence seconds after that."""
     log(f"kill {n}/{total}: docker kill passcom-{victim} under load")
     sh("docker", "kill", f"passcom-{victim}")
     time.sleep(2)
@@ -940,7 +946,7 @@ def main():
             f"({any_sold}/{any_tries}); convergence p50 {report['convergence_s_p50']} s, "
             f"max {report['convergence_s_max']} s; {report['seconds']} s")
         return 0
-    except AssertionError as e:
+    except (AssertionError, RuntimeError) as e:  # RuntimeError: a docker or nsenter command failed
         log(f"FAILED: {e}")
         return 1
     finally:
