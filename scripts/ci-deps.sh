@@ -16,7 +16,9 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
 fi
 
-# ip (network namespaces) and iptables (the one-way cut) for scripts/silent-cut.py.
-if ! command -v ip >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 iptables
+# ip (network namespaces) and iptables (the one-way cut) for scripts/silent-cut.py; nsenter
+# and iptables for the chaos test's link and one-way cuts inside the containers' namespaces.
+if ! command -v ip >/dev/null 2>&1 || ! command -v iptables >/dev/null 2>&1 \
+  || ! command -v nsenter >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 iptables util-linux
 fi

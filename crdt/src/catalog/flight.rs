@@ -133,13 +133,19 @@ impl Flight {
 
     /// Row-major index of a seat label (`1A` is 0), or `None` if the flight has no such seat.
     pub fn seat_index(&self, label: &str) -> Option<u32> {
-        if !self.has_seat(label) {
+        // One pass over the label (the purchase path calls this for every changed seat).
+        let split = label.find(|c: char| !c.is_ascii_digit())?;
+        let (row, letter) = label.split_at(split);
+        if row.starts_with('0') {
             return None;
         }
-        let split = label.find(|c: char| !c.is_ascii_digit())?;
-        let row: u32 = label[..split].parse().ok()?;
-        let col = self.letters.find(&label[split..])? as u32;
-        Some((row - 1) * self.letters.len() as u32 + col)
+        let row: u32 = row.parse().ok().filter(|r| *r >= 1 && *r <= self.rows)?;
+        let mut chars = letter.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            return None;
+        };
+        let col = self.letters.chars().position(|l| l == c)? as u32;
+        Some((row - 1) * self.letters.chars().count() as u32 + col)
     }
 
     /// The escrow shares of `count` seats each for every partner, in the given order, capped
@@ -296,6 +302,10 @@ mod tests {
             assert_eq!(f.seat_index(&label), Some(i as u32));
         }
         assert_eq!(f.label_at(f.capacity()), None);
+        for bad in ["", "A", "0A", "01A", "31A", "14G", "14AB", "C14", "14", "١A"] {
+            assert_eq!(f.seat_index(bad), None, "{bad}");
+            assert!(!f.has_seat(bad), "{bad}");
+        }
     }
 
     #[test]
