@@ -21,8 +21,8 @@ pub mod model;
 pub mod routes;
 pub mod store;
 
-#[cfg(feature = "planted-bugs")]
-pub use machine::PlantedBug;
-pub use machine::{Config, Equivocation, Node, OpenError, PeerHealth, PeerState, SeatStatus};
+pub use machine::{
+    Config, Equivocation, Node, OpenError, PeerHealth, PeerState, PlantedBug, SeatStatus,
+};
 pub use model::*;
 pub use store::{Operation, PendingOp, Store, StoreError};

@@ -43,6 +43,7 @@ mod deferred;
 mod escrow;
 mod keys;
 mod liveness;
+mod planted;
 mod purchases;
 mod recovery;
 mod remote;
@@ -60,34 +61,7 @@ pub use recovery::{Equivocation, PeerState};
 use seats::Pick;
 
 pub use config::Config;
-
-/// Bugs the simulator plants to show that its checker fails when an invariant breaks.
-#[cfg(feature = "planted-bugs")]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PlantedBug {
-    /// A peer sells seats whose token another peer holds.
-    NonHolderSells,
-    /// Merging keeps the lower version: a stale update rolls a token back.
-    MergeKeepsLower,
-    /// A recovering peer ignores what its partners heard of other processes with its
-    /// identity: a twin sells beside the original.
-    TwinUnchecked,
-}
-
-#[cfg(feature = "planted-bugs")]
-impl std::str::FromStr for PlantedBug {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "non-holder-sells" => Ok(PlantedBug::NonHolderSells),
-            "merge-keeps-lower" => Ok(PlantedBug::MergeKeepsLower),
-            "twin-unchecked" => Ok(PlantedBug::TwinUnchecked),
-            _ => Err(format!(
-                "unknown planted bug {s:?}: expected non-holder-sells, merge-keeps-lower or twin-unchecked"
-            )),
-        }
-    }
-}
+pub use planted::PlantedBug;
 
 /// Where one seat is, for the seat map.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -20,8 +20,7 @@ impl Node {
             let have = self.clock.get(&ev.origin);
             // The planted bug: a duplicate or catch-up copy of an applied event is merged again,
             // and its older token versions win over the newer ones already here.
-            #[cfg(feature = "planted-bugs")]
-            if ev.seq <= have && self.cfg.planted_bug == Some(PlantedBug::MergeKeepsLower) {
+            if ev.seq <= have && self.planted(PlantedBug::MergeKeepsLower) {
                 for u in &ev.tokens {
                     if self
                         .tokens

@@ -139,35 +139,10 @@ impl Node {
             op: "write",
             state: "unknown",
         })?;
-        #[cfg(feature = "planted-bugs")]
-        let next = match (self.cfg.planted_bug, t) {
-            (Some(PlantedBug::NonHolderSells), Transition::Sell { ticket, .. })
-                if prev.writer() != &self.cfg.airline =>
-            {
-                Token {
-                    version: prev.version + 1,
-                    state: TokenState::Sold {
-                        seller: self.cfg.airline.clone(),
-                        ticket: ticket.clone(),
-                    },
-                }
-            }
-            (Some(PlantedBug::NonHolderSells), Transition::Hold { hold_id, expires })
-                if prev.writer() != &self.cfg.airline =>
-            {
-                Token {
-                    version: prev.version + 1,
-                    state: TokenState::Held {
-                        holder: self.cfg.airline.clone(),
-                        hold_id: hold_id.clone(),
-                        expires: *expires,
-                    },
-                }
-            }
-            _ => prev.apply(&self.cfg.airline, t, now)?,
+        let next = match self.non_holder_write(&prev, t) {
+            Some(planted) => planted,
+            None => prev.apply(&self.cfg.airline, t, now)?,
         };
-        #[cfg(not(feature = "planted-bugs"))]
-        let next = prev.apply(&self.cfg.airline, t, now)?;
         Ok((prev, next))
     }
 
@@ -365,8 +340,7 @@ impl Node {
                 Some(token) => token.seller_now(now),
                 None => Some(flight.initial_holder_at(i)),
             };
-            #[cfg(feature = "planted-bugs")]
-            if self.cfg.planted_bug == Some(PlantedBug::NonHolderSells) && seller.is_some() {
+            if self.planted(PlantedBug::NonHolderSells) && seller.is_some() {
                 return Ok(Pick::Here(seat_at(i), None));
             }
             match seller {

@@ -194,10 +194,7 @@ impl Node {
     /// Whether the planted bug `twin-unchecked` turns the twin check off (never, in a normal
     /// build): the one place it enters this module.
     fn twin_check_off(&self) -> bool {
-        #[cfg(feature = "planted-bugs")]
-        return self.cfg.planted_bug == Some(super::PlantedBug::TwinUnchecked);
-        #[cfg(not(feature = "planted-bugs"))]
-        false
+        self.planted(super::PlantedBug::TwinUnchecked)
     }
 
     /// Whether no other process of our identity can be alive behind the partners we wait for:
