@@ -258,6 +258,22 @@ impl Accounts {
     ///
     /// Errors: [`AccountError::NoSession`] when unknown or expired.
     pub fn session(&self, token: &str, now: Millis) -> Result<Session, AccountError> {
+        match self.peek_session(token, now)? {
+            Some(session) => Ok(session),
+            None => {
+                self.remove_session(&token_hash(token))?;
+                Err(AccountError::NoSession)
+            }
+        }
+    }
+
+    /// The session of `token` at `now` by a read alone: `Some` when live, `None` when it
+    /// lapsed (left in place: [`Accounts::session`] deletes it). A redb read transaction never
+    /// waits for a writer or the disk, so the request path calls this on its async worker and
+    /// hands only a lapsed session to a blocking thread.
+    ///
+    /// Errors: [`AccountError::NoSession`] when unknown, [`AccountError::Storage`].
+    pub fn peek_session(&self, token: &str, now: Millis) -> Result<Option<Session>, AccountError> {
         let key = token_hash(token);
         let rec: SessionRecord = {
             let tx = self.db.begin_read().map_err(storage)?;
@@ -268,14 +284,13 @@ impl Accounts {
             serde_json::from_slice(v.value()).map_err(storage)?
         };
         if rec.expires <= now {
-            self.remove_session(&key)?;
-            return Err(AccountError::NoSession);
+            return Ok(None);
         }
-        Ok(Session {
+        Ok(Some(Session {
             account: self.account_id(&rec.name),
             name: rec.name,
             expires: rec.expires,
-        })
+        }))
     }
 
     /// Ends the session of `token` (logout). Ending an unknown session is not an error.

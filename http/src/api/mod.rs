@@ -53,9 +53,15 @@ impl FromRequestParts<Shared> for Traveler {
             ));
         };
         let (accounts, now) = (s.accounts.clone(), s.backend.now());
-        let r = tokio::task::spawn_blocking(move || accounts.session(&token, now))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        // A live session is a read (no thread hand-over on every request); only a lapsed one
+        // goes to a blocking thread, which deletes it.
+        let r = match accounts.peek_session(&token, now) {
+            Ok(Some(session)) => Ok(session),
+            Ok(None) => tokio::task::spawn_blocking(move || accounts.session(&token, now))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            Err(e) => Err(e),
+        };
         match r {
             Ok(session) => Ok(Traveler(session)),
             Err(AccountError::NoSession) => Err(ApiError::unauthorized(
