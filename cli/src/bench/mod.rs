@@ -284,8 +284,10 @@ fn limits(name: &str) -> &'static str {
         }
         "local_purchase" => {
             "The node's own work per sale (seat picking, token and ticket writes, the event) on \
-             top of the same redb rows; seat picking scans the flight's seats and formats their \
-             labels, which a per-flight free-seat index would remove."
+             top of the same redb rows. Seat picking walks the flight's seats by index and \
+             builds a label only for the seat it takes; the commit (redb and its fsync) is \
+             now the larger part, then picking (parsing the labels of the flight's changed \
+             seats) and the sale's allocations."
         }
         "million_tokens" => {
             "A token that never changed costs nothing (it is derived from the flight record), \
