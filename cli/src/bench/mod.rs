@@ -173,6 +173,7 @@ fn scenarios() -> Vec<(&'static str, Runner)> {
     vec![
         ("http_purchase", network::http_purchase),
         ("partner_purchase", network::partner_purchase),
+        ("partner_purchase_wan", network::partner_purchase_wan),
         ("three_leg", network::three_leg),
         ("propagation", network::propagation),
         ("local_purchase", local::purchase_vs_raw_redb),
@@ -272,6 +273,13 @@ fn limits(name: &str) -> &'static str {
              that round trip is only a few ms, so the ratio is modest here; it grows with real \
              network latency, and escrow keeps selling when the owner is unreachable (see the \
              simulations' availability while partitioned)."
+        }
+        "partner_purchase_wan" => {
+            "The same two runs with a 20 ms round trip between the peers, from a TCP relay the \
+             benchmark starts (each chunk written 10 ms after it is read, both ways; this \
+             kernel has no netem). With escrow a sale never crosses the link, so its latency is \
+             the loopback figure; without it every sale waits at least one WAN round trip for \
+             its grant, and 16 clients can keep only 16 such round trips in flight."
         }
         "three_leg" => {
             "A three-airline itinerary is still one local commit over tokens the seller holds: \

@@ -54,6 +54,107 @@ async fn start_peer(
     })
 }
 
+/// A TCP relay on loopback that forwards each connection to `target` and delays every chunk,
+/// in each direction, by `one_way`: a WAN round trip of twice that between two peers on one
+/// machine (this kernel has no `netem` qdisc). Runs until the runtime stops.
+///
+/// Errors: the relay's port could not be bound.
+async fn delaying_relay(
+    target: std::net::SocketAddr,
+    one_way: Duration,
+) -> Result<std::net::SocketAddr, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(outbound) = TcpStream::connect(target).await else {
+                    return;
+                };
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                tokio::join!(delayed_copy(ri, wo, one_way), delayed_copy(ro, wi, one_way));
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Copies `from` to `to`, writing each chunk `delay` after it was read, in order: a link of
+/// that latency and (nearly) unbounded bandwidth.
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let reader = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buf).await {
+            if tx
+                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((at, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reader, writer);
+}
+
+/// The TCP port of a peer's listen multiaddr (`/ip4/127.0.0.1/tcp/PORT/p2p/…`).
+fn tcp_port(listen: &str) -> Option<u16> {
+    let mut parts = listen.split('/');
+    parts.find(|p| *p == "tcp")?;
+    parts.next()?.parse().ok()
+}
+
+/// Two airlines whose only link is a [`delaying_relay`] of `one_way` each way: the second
+/// dials the first through it, and waits until both count the other reachable.
+async fn network_over_wan(
+    dir: &Path,
+    airlines: [&str; 2],
+    escrow: f64,
+    one_way: Duration,
+) -> Result<Vec<Peer>, String> {
+    let first = start_peer(dir, airlines[0], &[], escrow).await?;
+    let port = tcp_port(&first.listen).ok_or("no TCP port in the first peer's address")?;
+    let relay = delaying_relay(std::net::SocketAddr::from(([127, 0, 0, 1], port)), one_way).await?;
+    let peer_id = first
+        .listen
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let through = format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", relay.port());
+    let second = start_peer(dir, airlines[1], &[through], escrow).await?;
+    let peers = vec![first, second];
+    wait(
+        Duration::from_secs(30),
+        "peers to connect over the relay",
+        || {
+            peers
+                .iter()
+                .all(|p| p.handle.read(|n| n.reachable().len()) == 1)
+        },
+    )
+    .await?;
+    Ok(peers)
+}
+
 /// Starts airlines in order, each dialing the ones before it, and waits until all connect.
 async fn network(dir: &Path, airlines: &[&str], escrow: f64) -> Result<Vec<Peer>, String> {
     let mut peers: Vec<Peer> = Vec::new();
@@ -332,13 +433,32 @@ pub fn http_purchase(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
 /// Purchases at a partner (giro) of the operator's (rumos) flights: with escrow shares
 /// against escrow share 0, where every sale first asks the owner for the seat.
 pub fn partner_purchase(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
+    partner_scenario(sizes, dir, None)
+}
+
+/// The same purchases at a partner with a 20 ms round trip between the two peers (a delaying
+/// relay): what escrow is for, since asking the owner now costs a WAN round trip.
+pub fn partner_purchase_wan(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
+    partner_scenario(sizes, dir, Some(Duration::from_millis(10)))
+}
+
+/// Purchases of the operator's flights at a partner, escrow 0.2 against escrow 0, over
+/// loopback or, with `one_way`, over a relay that delays each direction by it.
+fn partner_scenario(
+    sizes: Sizes,
+    dir: &Path,
+    one_way: Option<Duration>,
+) -> Result<Scenario, String> {
     let total = sizes.pick(600, 3_000);
     let clients = 16;
     let rt = runtime()?;
     let run = |escrow: f64, sub: &str| -> Result<Figure, String> {
         let dir = dir.join(sub);
         rt.block_on(async {
-            let peers = network(&dir, &["rumos", "giro"], escrow).await?;
+            let peers = match one_way {
+                Some(d) => network_over_wan(&dir, ["rumos", "giro"], escrow, d).await?,
+                None => network(&dir, &["rumos", "giro"], escrow).await?,
+            };
             // Enough flights that the partner's shares cover the run when escrow is on.
             let per_flight = ((180.0 * escrow).floor() as usize).max(1);
             let n = if escrow > 0.0 {
@@ -375,9 +495,17 @@ pub fn partner_purchase(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
     let without = run(0.0, "ask-owner")?;
     let tput = with.throughput_per_s.unwrap_or(0.0) / without.throughput_per_s.unwrap_or(1.0);
     let p50 = without.p50_ms.unwrap_or(0.0) / with.p50_ms.unwrap_or(1.0).max(1e-6);
+    let link = match one_way {
+        Some(d) => format!(
+            ", the peers linked by a relay that delays each direction {} ms (round trip {} ms)",
+            d.as_millis(),
+            2 * d.as_millis()
+        ),
+        None => ", on loopback".into(),
+    };
     Ok(Scenario {
         description: format!(
-            "{total} purchases of the operator's flights at a partner, {clients} clients, escrow share 0.2"
+            "{total} purchases of the operator's flights at a partner, {clients} clients, escrow share 0.2{link}"
         ),
         measured: with,
         reference: Some(Reference {
