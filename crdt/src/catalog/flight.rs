@@ -302,7 +302,9 @@ mod tests {
             assert_eq!(f.seat_index(&label), Some(i as u32));
         }
         assert_eq!(f.label_at(f.capacity()), None);
-        for bad in ["", "A", "0A", "01A", "31A", "14G", "14AB", "C14", "14", "١A"] {
+        for bad in [
+            "", "A", "0A", "01A", "31A", "14G", "14AB", "C14", "14", "١A",
+        ] {
             assert_eq!(f.seat_index(bad), None, "{bad}");
             assert!(!f.has_seat(bad), "{bad}");
         }
