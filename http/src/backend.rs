@@ -1,13 +1,23 @@
 //! What the API needs of a running peer, as a trait so that the handlers can be exercised
 //! against any driver of the real [`Node`] state machine.
 //!
-//! Production uses [`PeerHandle`] (libp2p). Tests may drive a [`Node`] in-process instead;
-//! both answer requests through the same state machine, so the API logic is the same.
+//! The trait speaks only the node's types: requests and replies ([`Request`], [`Reply`]) and
+//! the plain network report of [`passcom_node::peer_status`] ([`PeerStatus`],
+//! [`ConnectedPeer`], [`LiveEvent`], [`NetError`]: peer ids and addresses as text), never a
+//! libp2p type. Two implementations:
+//! - [`PeerHandle`] (production, `passcom-net`): a peer on the libp2p network;
+//! - [`LocalBackend`] ([`local`]): one [`Node`] in this process, without any network, for API
+//!   tests and tools that need no partner.
+//!
+//! Both answer requests through the same state machine, so the API logic is the same.
+
+pub mod local;
+pub use local::LocalBackend;
 
 use futures::future::BoxFuture;
 use passcom_crdt::{AirlineId, Millis};
-use passcom_net::{ConnectedPeer, LiveEvent, NetError, PeerHandle, PeerStatus};
-use passcom_node::{Node, Reply, Request};
+use passcom_net::PeerHandle;
+use passcom_node::{ConnectedPeer, LiveEvent, NetError, Node, PeerStatus, Reply, Request};
 use prometheus_client::registry::Registry;
 use tokio::sync::broadcast;
 
@@ -65,6 +75,10 @@ pub fn read<R>(backend: &dyn Backend, f: impl FnOnce(&Node) -> R) -> R {
     });
     out.expect("Backend::with_node must call its closure exactly once")
 }
+
+// ---------------------------------------------------------------------------------------------
+// The libp2p peer of `passcom-net`: every call is the handle's own method of the same name.
+// ---------------------------------------------------------------------------------------------
 
 impl Backend for PeerHandle {
     fn request(&self, req: Request) -> BoxFuture<'_, Reply> {

@@ -9,8 +9,9 @@
 //!   accepting on a shutdown signal and drains in-flight requests for a bounded time;
 //!   [`router`] builds the same app for tests. Every request is logged through tower-http's
 //!   `TraceLayer` (target `tower_http::trace`, level INFO; choose with `RUST_LOG`).
-//! - [`backend`]: the [`Backend`] trait, what the API needs of a running peer, implemented for
-//!   [`PeerHandle`].
+//! - [`backend`]: the [`Backend`] trait, what the API needs of a running peer (node types only,
+//!   no libp2p type), implemented for [`PeerHandle`] and for [`LocalBackend`], one node in
+//!   this process without a network ([`serve_backend_until`] serves the API over any backend).
 //! - [`api`]: traveler endpoints (search, seat maps, accounts, carts, purchases, tickets) and
 //!   their DTOs.
 //! - [`admin`]: operator endpoints (status, flights, partition/heal, dial/hangup, live events)
@@ -51,7 +52,7 @@ pub mod problem;
 pub mod secret;
 mod web;
 
-pub use backend::Backend;
+pub use backend::{Backend, LocalBackend};
 pub use problem::{ApiError, Problem};
 
 use axum::Router;
@@ -175,8 +176,24 @@ pub async fn serve_until(
     cfg: ApiConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_backend_until(Arc::new(handle), listener, data_dir, cfg, shutdown).await
+}
+
+/// [`serve_until`] over any [`Backend`] (for example a [`LocalBackend`], one node without a
+/// network): serves the API on `listener` with the accounts and operator token in `data_dir`
+/// until `shutdown` resolves, then drains in-flight requests for at most
+/// [`ApiConfig::handler_timeout`].
+///
+/// Errors: as [`serve`].
+pub async fn serve_backend_until(
+    backend: Arc<dyn Backend>,
+    listener: tokio::net::TcpListener,
+    data_dir: PathBuf,
+    cfg: ApiConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let drain = cfg.handler_timeout;
-    let app = router(Arc::new(handle), &data_dir, cfg)?;
+    let app = router(backend, &data_dir, cfg)?;
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "HTTP API listening");
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

@@ -30,9 +30,8 @@ pub mod wire;
 pub use watch::{WatchConfig, WatchedEvent, watch};
 
 use libp2p::metrics::Registry;
-use passcom_crdt::{AirlineId, FlightId, Millis, VectorClock};
+use passcom_crdt::{AirlineId, FlightId, Millis};
 use passcom_node::{Node, Refusal, Reply, Request};
-use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,64 +77,8 @@ impl PeerConfig {
     }
 }
 
-/// A peer this one is connected to.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConnectedPeer {
-    /// Its airline, once identified (`None` for plain subscribers such as `passcom watch`).
-    pub airline: Option<AirlineId>,
-    /// Its libp2p peer id.
-    pub peer_id: String,
-}
-
-/// What `GET /admin/status` shows of the network side.
-#[derive(Clone, Debug, Serialize)]
-pub struct PeerStatus {
-    /// This peer's airline.
-    pub airline: AirlineId,
-    /// Its libp2p peer id.
-    pub peer_id: String,
-    /// Addresses it listens on.
-    pub listen: Vec<String>,
-    /// Connected peers.
-    pub connected: Vec<ConnectedPeer>,
-    /// Airlines this peer is cut off from by `partition`.
-    pub partitioned: Vec<AirlineId>,
-    /// Whether `partition` cut this peer off from every peer, known or not.
-    pub cut_off_from_all: bool,
-    /// Peers an operator hung up on ([`PeerHandle::hangup`]), kept out until dialled again or
-    /// healed.
-    pub hung_up: Vec<ConnectedPeer>,
-    /// The node's vector clock.
-    pub clock: VectorClock,
-}
-
-/// One thing that happened at the peer, for the live stream (`GET /admin/events`).
-#[derive(Clone, Debug, Serialize)]
-pub struct LiveEvent {
-    /// `event` (one this peer wrote), `message` (one it received), `connected`,
-    /// `disconnected`, `rejected`, `partition`, `heal`.
-    pub kind: String,
-    /// Details as JSON.
-    pub detail: serde_json::Value,
-}
-
-/// Errors of the network layer.
-#[derive(Debug, thiserror::Error)]
-pub enum NetError {
-    /// Anything, with a message that says what to fix.
-    #[error("{0}")]
-    Other(String),
-    /// The operator's request makes no sense here (this peer itself, a peer cut off by
-    /// `partition`): the message says what to do instead.
-    #[error("{0}")]
-    Invalid(String),
-    /// No such peer: an airline or peer id not seen since start.
-    #[error("{0}")]
-    Unknown(String),
-    /// A dial failed or got no answer in time.
-    #[error("{0}")]
-    Unreachable(String),
-}
+// The plain data this crate hands out (kept under their old paths here).
+pub use passcom_node::peer_status::{ConnectedPeer, LiveEvent, NetError, PeerStatus};
 
 /// Commands from handles to the driver, other than user requests.
 pub(crate) enum Command {
@@ -295,14 +238,14 @@ impl PeerHandle {
     /// Returns the peer id found there once connected. Errors: the text is not such an
     /// address, or it is this peer's own, or that of a peer cut off by `partition`
     /// ([`NetError::Invalid`]); the dial failed or did not connect within [`DIAL_TIMEOUT`]
-    /// ([`NetError::Unreachable`]); the peer has shut down.
+    /// ([`NetError::Unreachable`]); the peer has shut down ([`NetError::Unavailable`]).
     pub async fn dial(&self, address: &str) -> Result<String, NetError> {
         let addr = parse_dial_address(address)?;
         let shown = addr.to_string();
         let rx = self.order(|tx| Command::Dial(addr, tx)).await?;
         match tokio::time::timeout(DIAL_TIMEOUT, rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(NetError::Other(format!(
+            Ok(Err(_)) => Err(NetError::Unavailable(format!(
                 "peer {} has shut down",
                 self.airline
             ))),
@@ -319,13 +262,13 @@ impl PeerHandle {
     ///
     /// Returns the peer hung up on. Errors: `who` is neither an airline name nor a peer id,
     /// or is this peer ([`NetError::Invalid`]); no such peer was seen since start
-    /// ([`NetError::Unknown`]); the peer has shut down.
+    /// ([`NetError::Unknown`]); the peer has shut down ([`NetError::Unavailable`]).
     pub async fn hangup(&self, who: &str) -> Result<ConnectedPeer, NetError> {
         let rx = self.order(|tx| Command::Hangup(who.to_owned(), tx)).await?;
         tokio::time::timeout(COMMAND_TIMEOUT, rx)
             .await
-            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
-            .map_err(|_| NetError::Other(format!("peer {} has shut down", self.airline)))?
+            .map_err(|_| NetError::Unavailable(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| NetError::Unavailable(format!("peer {} has shut down", self.airline)))?
     }
 
     /// The peer's libp2p metrics (connections, bandwidth, identify, gossipsub mesh and
@@ -342,8 +285,8 @@ impl PeerHandle {
         let (tx, rx) = oneshot::channel();
         tokio::time::timeout(COMMAND_TIMEOUT, self.commands.send(make(tx)))
             .await
-            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
-            .map_err(|_| NetError::Other(format!("peer {} has shut down", self.airline)))?;
+            .map_err(|_| NetError::Unavailable(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| NetError::Unavailable(format!("peer {} has shut down", self.airline)))?;
         Ok(rx)
     }
 
@@ -363,15 +306,15 @@ impl PeerHandle {
         &self,
         make: impl FnOnce(oneshot::Sender<()>) -> Command,
     ) -> Result<(), NetError> {
-        let gone = || NetError::Other(format!("peer {} has shut down", self.airline));
+        let gone = || NetError::Unavailable(format!("peer {} has shut down", self.airline));
         let (tx, rx) = oneshot::channel();
         tokio::time::timeout(COMMAND_TIMEOUT, self.commands.send(make(tx)))
             .await
-            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| NetError::Unavailable(format!("peer {} is not answering", self.airline)))?
             .map_err(|_| gone())?;
         tokio::time::timeout(COMMAND_TIMEOUT, rx)
             .await
-            .map_err(|_| NetError::Other(format!("peer {} is not answering", self.airline)))?
+            .map_err(|_| NetError::Unavailable(format!("peer {} is not answering", self.airline)))?
             .map_err(|_| gone())
     }
 }

@@ -12,12 +12,16 @@
 //!   (the simulator's disks and the fuzz targets' prepared states).
 //! - [`routes`]: route search over the catalog (pure).
 //! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
+//! - [`peer_status`]: what a running peer reports of its network side ([`PeerStatus`],
+//!   [`ConnectedPeer`], [`LiveEvent`]) and [`NetError`]: plain data shared by the libp2p
+//!   driver and the HTTP API.
 
 mod bytes;
 pub mod demo;
 pub mod machine;
 pub mod memdisk;
 pub mod model;
+pub mod peer_status;
 pub mod routes;
 pub mod store;
 
@@ -25,4 +29,5 @@ pub use machine::{
     Config, Equivocation, Node, OpenError, PeerHealth, PeerState, PlantedBug, SeatStatus,
 };
 pub use model::*;
+pub use peer_status::{ConnectedPeer, LiveEvent, NetError, PeerStatus};
 pub use store::{Operation, PendingOp, Store, StoreError};

@@ -51,7 +51,8 @@ fn peer_list(s: &Shared, body: PeersBody) -> Result<Vec<AirlineId>, ApiError> {
         (status = 200, description = "Cut off; the new status", body = StatusDto),
         (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad airline name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad airline name, or a peer without a network", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The peer did not obey in time or has shut down", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn partition(
     State(s): State<Shared>,
@@ -62,7 +63,7 @@ pub async fn partition(
     s.backend
         .partition(peers.clone())
         .await
-        .map_err(|e| ApiError::unavailable(e.to_string(), 1))?;
+        .map_err(net_problem)?;
     // Connections close asynchronously: wait a little (bounded) so the status answered shows
     // the cut, rather than peers that are about to drop.
     for _ in 0..40 {
@@ -86,7 +87,8 @@ pub async fn partition(
         (status = 200, description = "Healed; the new status", body = StatusDto),
         (status = 401, description = "No operator token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong operator token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad airline name", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad airline name, or a peer without a network", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The peer did not obey in time or has shut down", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn heal(
     State(s): State<Shared>,
@@ -94,10 +96,7 @@ pub async fn heal(
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<PeersBody>,
 ) -> Result<axum::Json<StatusDto>, ApiError> {
     let peers = peer_list(&s, body)?;
-    s.backend
-        .heal(peers)
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string(), 1))?;
+    s.backend.heal(peers).await.map_err(net_problem)?;
     short_status(s, op).await
 }
 
@@ -129,8 +128,8 @@ pub struct LinkDto {
 
 /// Maps a network refusal to a problem: what the operator named makes no sense here (422), is
 /// not known (404), did not answer (502); anything else is the peer being unavailable.
-fn net_problem(e: passcom_net::NetError) -> ApiError {
-    use passcom_net::NetError as E;
+fn net_problem(e: passcom_node::NetError) -> ApiError {
+    use passcom_node::NetError as E;
     match e {
         E::Invalid(d) => ApiError::unprocessable(d),
         E::Unknown(d) => ApiError::not_found(d),
@@ -140,7 +139,7 @@ fn net_problem(e: passcom_net::NetError) -> ApiError {
             "Peer unreachable",
             d,
         ),
-        E::Other(d) => ApiError::unavailable(d, 1),
+        E::Unavailable(d) | E::Other(d) => ApiError::unavailable(d, 1),
     }
 }
 
