@@ -604,3 +604,35 @@ fn a_hold_under_a_cart_id_of_another_airline_is_rejected() {
         Some(TokenState::Sold { .. })
     ));
 }
+
+/// Peers that already agree exchange one probe and one empty page per tick: no key record
+/// rides along when the page carries no event to vouch for (one did, on every answer).
+#[test]
+fn an_empty_page_travels_without_key_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new("rumos");
+    cfg.signing_key = Some([1; 32]);
+    let store = Store::open(&dir.path().join("r.redb")).unwrap();
+    let (mut rumos, _) = Node::open(cfg, store, T0).unwrap();
+    let probe = Message::SyncRequest {
+        clock: rumos.clock().clone(),
+        nonce: T0,
+        incarnation: 7,
+    };
+    let out = rumos.handle(
+        Input::Message {
+            from: a("giro"),
+            msg: probe,
+        },
+        T0,
+    );
+    let sent: Vec<&Message> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg, .. } => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(matches!(sent[0], Message::Page { events, .. } if events.is_empty()));
+}

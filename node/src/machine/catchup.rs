@@ -78,7 +78,12 @@ impl Node {
         let (events, more) = self
             .events_missing_from(clock, self.cfg.max_events_per_sync)
             .unwrap_or_default();
-        self.send_key_records(from, &events);
+        // The records vouch for the page's events; an empty page (the steady state: the probe
+        // of every partner on every tick) needs none, and sending ours anyway doubled the
+        // messages between peers that already agree.
+        if !events.is_empty() {
+            self.send_key_records(from, &events);
+        }
         self.out.push(Output::Send {
             to: from.clone(),
             msg: Message::Page {
