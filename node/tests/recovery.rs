@@ -373,19 +373,7 @@ fn checking_out_a_cart_whose_seat_was_sold_after_a_clock_step_is_a_refusal() {
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 1, "A")],
     );
-    let hold = c.request(
-        "rumos",
-        Request::Hold(HoldRequest {
-            hold_id: "cart".into(),
-            account: None,
-            legs: vec![LegRequest {
-                flight: "RU1".into(),
-                seat: Some("1A".into()),
-            }],
-            expires: c.now + 1_000,
-            seat_fallback: Default::default(),
-        }),
-    );
+    let hold = c.hold("rumos", "cart", "RU1", "1A", c.now + 1_000);
     assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
     // The cart lapses (its timer has not fired yet) and another traveler buys the seat.
     c.now += 2_000;

@@ -560,19 +560,7 @@ fn a_hold_under_a_cart_id_of_another_airline_is_rejected() {
     );
 
     // The honest path: a traveler's cart at giro, seen at rumos in giro's namespace.
-    let hold = c.request(
-        "giro",
-        Request::Hold(HoldRequest {
-            hold_id: "cart".into(),
-            account: None,
-            legs: vec![LegRequest {
-                flight: "RU1".into(),
-                seat: Some("1A".into()),
-            }],
-            expires: c.now + 60_000,
-            seat_fallback: Default::default(),
-        }),
-    );
+    let hold = c.hold("giro", "cart", "RU1", "1A", c.now + 60_000);
     assert!(matches!(c.replies.get(&hold), Some(Reply::Held(_))));
     c.settle();
     match c.node("rumos").token(&seat).map(|t| t.state) {

@@ -265,6 +265,30 @@ impl Cluster {
         )
     }
 
+    /// Puts one seat of `flight` in the anonymous cart `hold_id` at `at`, until `expires`.
+    pub fn hold(
+        &mut self,
+        at: &str,
+        hold_id: &str,
+        flight: &str,
+        seat: &str,
+        expires: Millis,
+    ) -> RequestId {
+        self.request(
+            at,
+            Request::Hold(HoldRequest {
+                hold_id: hold_id.into(),
+                account: None,
+                legs: vec![LegRequest {
+                    flight: FlightId::new(flight),
+                    seat: Some(seat.into()),
+                }],
+                expires,
+                seat_fallback: Default::default(),
+            }),
+        )
+    }
+
     pub fn ticket(&self, id: RequestId) -> Option<&Ticket> {
         match self.replies.get(&id) {
             Some(Reply::Ticket(t)) => Some(t),
