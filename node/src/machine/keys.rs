@@ -3,8 +3,9 @@
 //! With an open roster a peer learns an airline's key when the airline identifies itself on a
 //! direct connection ([`crate::Input::PeerKey`]). A peer that never meets some airline directly
 //! would never learn its key, and would keep that airline's events unverified. So every peer
-//! signs a [`KeyRecord`] of its own key, and sends, just before each catch-up page, the records
-//! of the page's origins and its own ([`Message::Keys`]). A record is checked against the key
+//! signs a [`KeyRecord`] of its own key, and sends, just before each catch-up page that
+//! carries events, the records of the page's origins and its own ([`Message::Keys`]); an
+//! empty page, the answer to every tick's probe, goes alone. A record is checked against the key
 //! it names; it binds the name only where the name has no key yet, as a direct identify would
 //! (first key wins), and never with a closed roster. A record signed by another key than the
 //! one it names is a forgery: its sender is rejected.
