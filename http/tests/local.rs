@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, tomorrow, wait_until};
+use common::{Client, runtime, tomorrow, wait_until};
 use passcom_http::{ApiConfig, Backend, LocalBackend};
 use passcom_node::Config;
 use serde_json::{Value, json};
@@ -22,11 +22,7 @@ struct Local {
 /// Starts a local backend of `airline` in memory with the demo catalog and serves its API
 /// with the default settings changed by `tweak`.
 fn start_local(airline: &str, tweak: impl FnOnce(&mut ApiConfig)) -> Local {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let backend = rt.block_on(async {
         let b = LocalBackend::in_memory(Config::new(airline)).expect("the node opens");

@@ -30,7 +30,7 @@ pub mod wire;
 pub use watch::{WatchConfig, WatchedEvent, watch};
 
 use libp2p::metrics::Registry;
-use passcom_crdt::{AirlineId, FlightId, Millis};
+use passcom_crdt::{AirlineId, FlightId, Millis, VectorClock};
 use passcom_node::{Node, Refusal, Reply, Request};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -91,17 +91,6 @@ pub(crate) enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// The network side of the status, kept up to date by the driver for [`PeerHandle::status`].
-#[derive(Clone, Debug, Default)]
-pub(crate) struct NetShared {
-    pub peer_id: String,
-    pub listen: Vec<String>,
-    pub connected: Vec<ConnectedPeer>,
-    pub partitioned: Vec<AirlineId>,
-    pub cut_off_from_all: bool,
-    pub hung_up: Vec<ConnectedPeer>,
-}
-
 /// Bound of the queue of user requests waiting for the driver.
 const REQUEST_QUEUE: usize = 1024;
 /// Bound of the live event stream (a slow reader loses the oldest events, not the peer).
@@ -119,7 +108,9 @@ pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PeerHandle {
     airline: AirlineId,
     node: Arc<Mutex<Option<Node>>>,
-    shared: Arc<Mutex<NetShared>>,
+    /// The network side of the status, kept up to date by the driver; its clock is filled
+    /// from the node when asked ([`PeerHandle::status`]).
+    shared: Arc<Mutex<PeerStatus>>,
     requests: mpsc::Sender<(Request, oneshot::Sender<Reply>)>,
     commands: mpsc::Sender<Command>,
     live: broadcast::Sender<LiveEvent>,
@@ -197,21 +188,12 @@ impl PeerHandle {
 
     /// Network status. The clock is empty after shutdown.
     pub fn status(&self) -> PeerStatus {
-        let net = lock(&self.shared).clone();
-        let clock = lock(&self.node)
+        let mut status = lock(&self.shared).clone();
+        status.clock = lock(&self.node)
             .as_ref()
             .map(|n| n.clock().clone())
             .unwrap_or_default();
-        PeerStatus {
-            airline: self.airline.clone(),
-            peer_id: net.peer_id,
-            listen: net.listen,
-            connected: net.connected,
-            partitioned: net.partitioned,
-            cut_off_from_all: net.cut_off_from_all,
-            hung_up: net.hung_up,
-            clock,
-        }
+        status
     }
 
     /// Cuts this peer off from `peers` (all others when empty): connections closed, dials
@@ -400,7 +382,10 @@ pub async fn start(cfg: PeerConfig) -> Result<PeerHandle, NetError> {
     )?;
     let recorder = libp2p::metrics::Metrics::new(&mut registry);
     let node = Arc::new(Mutex::new(Some(node)));
-    let shared = Arc::new(Mutex::new(NetShared::default()));
+    let shared = Arc::new(Mutex::new(PeerStatus::offline(
+        cfg.airline.clone(),
+        VectorClock::new(),
+    )));
     let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     let (live, _) = broadcast::channel(LIVE_QUEUE);

@@ -51,14 +51,19 @@ pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Starts one peer per airline with the demo catalog, each bootstrapping to the ones before,
-/// serves their APIs, and waits until every peer knows every airline's flights.
-pub fn start_network(airlines: &[&str]) -> Net {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The runtime every test server runs on: two workers, timers and I/O on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Starts one peer per airline with the demo catalog, each bootstrapping to the ones before,
+/// serves their APIs, and waits until every peer knows every airline's flights.
+pub fn start_network(airlines: &[&str]) -> Net {
+    let rt = runtime();
     let mut peers: Vec<Peer> = Vec::new();
     let mut dirs = Vec::new();
     for airline in airlines {
@@ -125,11 +130,7 @@ pub fn start_network(airlines: &[&str]) -> Net {
 /// default settings changed by `tweak` (shorter sessions, limits, timeouts). Waits (bounded)
 /// until its API answers and its own flights are loaded.
 pub fn start_peer(airline: &str, tweak: impl FnOnce(&mut passcom_http::ApiConfig)) -> Net {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = PeerConfig::new(airline, dir.path());
     cfg.demo_catalog = true;

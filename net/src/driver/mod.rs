@@ -24,7 +24,7 @@ mod outputs;
 mod swarm;
 
 use crate::behaviour::Behaviour;
-use crate::{Command, ConnectedPeer, LiveEvent, NetError, NetShared, PeerConfig, lock, wire};
+use crate::{Command, ConnectedPeer, LiveEvent, NetError, PeerConfig, PeerStatus, lock, wire};
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageId};
 use libp2p::swarm::ConnectionId;
@@ -84,7 +84,7 @@ pub(crate) struct Driver {
     airline: AirlineId,
     swarm: Swarm<Behaviour>,
     node: Arc<Mutex<Option<Node>>>,
-    shared: Arc<Mutex<NetShared>>,
+    shared: Arc<Mutex<PeerStatus>>,
     requests: mpsc::Receiver<(Request, oneshot::Sender<Reply>)>,
     commands: mpsc::Receiver<Command>,
     live: broadcast::Sender<LiveEvent>,
@@ -136,7 +136,7 @@ impl Driver {
         cfg: &PeerConfig,
         mut swarm: Swarm<Behaviour>,
         node: Arc<Mutex<Option<Node>>>,
-        shared: Arc<Mutex<NetShared>>,
+        shared: Arc<Mutex<PeerStatus>>,
         requests: mpsc::Receiver<(Request, oneshot::Sender<Reply>)>,
         commands: mpsc::Receiver<Command>,
         live: broadcast::Sender<LiveEvent>,

@@ -15,27 +15,19 @@ impl Node {
             .collect()
     }
 
-    /// Every seat of `flight` with its current token, in seat order. One range scan of the
-    /// changed tokens, instead of a lookup per seat: this is on the purchase path.
+    /// Every seat of `flight` with its current token, in seat order: the changed tokens
+    /// (one range scan) and, for the others, their initial holder.
     pub fn seats_of(&self, flight: &Flight) -> Vec<(String, Token)> {
-        let start = SeatId {
-            flight: flight.id.clone(),
-            seat: String::new(),
-        };
-        let changed: BTreeMap<&str, &Token> = self
-            .tokens
-            .range(start..)
-            .take_while(|(s, _)| s.flight == flight.id)
-            .map(|(s, t)| (s.seat.as_str(), t))
-            .collect();
-        flight
-            .seat_labels()
-            .map(|label| {
-                let token = match changed.get(label.as_str()) {
-                    Some(t) => (*t).clone(),
-                    None => Token::initial(flight.initial_holder(&label).clone()),
+        self.changed_by_index(flight)
+            .into_iter()
+            .enumerate()
+            .map(|(i, changed)| {
+                let i = i as u32;
+                let token = match changed {
+                    Some(t) => t.clone(),
+                    None => Token::initial(flight.initial_holder_at(i).clone()),
                 };
-                (label, token)
+                (flight.label_at(i).unwrap_or_default(), token)
             })
             .collect()
     }
