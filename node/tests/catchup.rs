@@ -156,3 +156,62 @@ fn a_page_whose_parts_arrive_in_one_batch_is_not_asked_for_again() {
         .collect();
     assert_eq!(asked, vec![giro.clock()]);
 }
+
+/// Events reach a peer back from a cut once, not once per partner: it asks one partner at a
+/// time for what it lacks, and the others only say whether they hold any. With every partner
+/// answering with everything, boreal below received each of rumos's sales twice (from rumos
+/// and from giro); in a network of 50 that was 49 copies.
+#[test]
+fn a_peer_back_from_a_cut_receives_each_missing_event_once_not_once_per_partner() {
+    let mut c = Cluster::new(&["rumos", "giro", "boreal"]);
+    c.put(
+        "rumos",
+        vec![flight("rumos", "RU1", "SSA", "BSB", 10, 30, "ABCDEF")],
+    );
+    c.partition("boreal");
+    for i in 0..20 {
+        let id = c.buy("rumos", &format!("k{i}"), &[("RU1", None)]);
+        c.settle();
+        assert!(
+            c.ticket(id).is_some(),
+            "sale {i} refused: {:?}",
+            c.replies.get(&id)
+        );
+    }
+    let missing =
+        c.node("rumos").clock().get(&a("rumos")) - c.node("boreal").clock().get(&a("rumos"));
+    assert!(missing >= 20, "boreal lacks only {missing} events");
+
+    // Heal by hand, counting the events that pages bring to boreal.
+    c.cut.remove(&a("boreal"));
+    for o in ["rumos", "giro"] {
+        c.input(&a(o), Input::Connected(a("boreal")));
+        c.input(&a("boreal"), Input::Connected(a(o)));
+    }
+    let mut paged = 0u64;
+    let mut drain = |c: &mut Cluster| {
+        for _ in 0..10_000 {
+            let Some((to, from, msg)) = c.queue.pop_front() else {
+                return;
+            };
+            if let (true, Message::Page { events, .. }) = (to == a("boreal"), &msg) {
+                paged += events.len() as u64;
+            }
+            c.input(&to, Input::Message { from, msg });
+        }
+        panic!("messages kept flowing");
+    };
+    drain(&mut c);
+    for _ in 0..3 {
+        c.now += 1_000;
+        for n in ["rumos", "giro", "boreal"] {
+            c.input(&a(n), Input::Timer(Timer::Tick));
+        }
+        drain(&mut c);
+    }
+    assert_eq!(c.node("boreal").clock(), c.node("rumos").clock());
+    assert_eq!(
+        paged, missing,
+        "boreal lacked {missing} events and pages brought {paged}"
+    );
+}

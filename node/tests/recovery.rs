@@ -554,11 +554,11 @@ fn a_restored_peer_waits_for_the_partner_that_alone_holds_some_of_its_events() {
 
     let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
     let giro_seq = restore(&mut c);
-    assert!(
-        matches!(c.node("giro").state(), PeerState::Recovering { .. }),
-        "caught up by boreal alone: {:?}",
-        c.node("giro").state()
-    );
+    match c.node("giro").state() {
+        // The operator is told whom it waits for: the partner behind the cut.
+        PeerState::Recovering { waiting_for, .. } => assert_eq!(waiting_for, vec![a("rumos")]),
+        other => panic!("caught up by boreal alone, yet {other:?}"),
+    }
     let early = c.buy("giro", "early", &[("GI1", None)]);
     assert_eq!(
         c.replies.get(&early),

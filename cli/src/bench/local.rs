@@ -552,8 +552,8 @@ pub fn simulator(sizes: Sizes, _dir: &Path) -> Result<Scenario, String> {
         reference: None,
         ratio: None,
         ratio_of: None,
-        target: "1,000 schedules ≤ 60 s".into(),
-        met: Some(per_1000 <= 60.0),
+        target: "1,000 schedules ≤ 30 s".into(),
+        met: Some(per_1000 <= 30.0),
         notes: format!("{per_1000:.1} s per 1,000 schedules; 0 violations"),
     })
 }

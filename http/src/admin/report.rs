@@ -198,12 +198,24 @@ pub async fn status(
             passcom_node::PeerState::Active => ("active", None),
             passcom_node::PeerState::Recovering {
                 caught_up_with,
+                waiting_for,
                 heard_alone_ms,
                 ..
             } => (
                 "recovering",
                 Some(format!(
-                    "caught up by: {}; heard alone (no other process of this identity; {} ms needed) by: {}",
+                    "waiting for: {}; caught up by: {}; heard alone (no other process of this identity; {} ms needed) by: {}",
+                    waiting_for
+                        .iter()
+                        .map(|a| if n.reachable().contains(a) {
+                            a.to_string()
+                        } else {
+                            format!(
+                                "{a} (unreachable: declare it gone only if it never comes back)"
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     caught_up_with
                         .iter()
                         .map(|a| a.as_str())

@@ -72,7 +72,9 @@ impl Node {
         // A new connection is itself fresh evidence: count on the partner until it fails to
         // answer for `suspect_after_ms`.
         self.connected.insert(peer.clone(), now);
-        self.ask_sync(&peer);
+        // Its answer says whether it holds events we lack (a recovering peer asks for them
+        // at once: it needs every partner's).
+        self.ask_sync(&peer, !self.phase.is_active());
         self.tokens_arrived = true; // holders may be reachable now
     }
 
@@ -115,8 +117,9 @@ impl Node {
         }
         let back: Vec<AirlineId> = fresh.difference(&self.reachable).cloned().collect();
         self.reachable = fresh;
+        let recovering = !self.phase.is_active();
         for peer in back {
-            self.ask_sync(&peer);
+            self.ask_sync(&peer, recovering);
         }
         self.tokens_arrived = true;
     }

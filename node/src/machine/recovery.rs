@@ -79,6 +79,10 @@ pub enum PeerState {
         since: Millis,
         /// Partners that have sent everything this peer lacked.
         caught_up_with: Vec<AirlineId>,
+        /// Partners it still waits for: known to it (connected, in its clock or configured),
+        /// not declared gone, and not yet caught up with. An unreachable one keeps this peer
+        /// recovering until it is reachable again or its operator declares it gone.
+        waiting_for: Vec<AirlineId>,
         /// Per partner, how long it has heard this process and no other with its identity
         /// (ms): it sells once every partner it waits for says `Config::twin_wait_ms`.
         heard_alone_ms: BTreeMap<AirlineId, Millis>,
@@ -114,6 +118,13 @@ impl Node {
             } => PeerState::Recovering {
                 since: *since,
                 caught_up_with: caught_up.iter().cloned().collect(),
+                waiting_for: self
+                    .partners_known()
+                    .filter(|a| !caught_up.contains(*a))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
                 heard_alone_ms: alone.clone(),
             },
             Phase::Halted(reason) => PeerState::Halted {
