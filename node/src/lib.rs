@@ -13,12 +13,15 @@
 //!   (the simulator's disks and the fuzz targets' prepared states).
 //! - [`routes`]: route search over the catalog (pure).
 //! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
+//! - [`fixtures`]: flights and airports for tests, fuzz targets and benchmarks (not the demo
+//!   catalog, which is the product's).
 //! - [`peer_status`]: what a running peer reports of its network side ([`PeerStatus`],
 //!   [`ConnectedPeer`], [`LiveEvent`]) and [`NetError`]: plain data shared by the libp2p
 //!   driver and the HTTP API.
 
 mod bytes;
 pub mod demo;
+pub mod fixtures;
 pub mod machine;
 pub mod memdisk;
 pub mod model;

@@ -4,6 +4,7 @@
 use super::{Figure, Reference, Scenario, Sizes};
 use passcom_crdt::{AirlineId, Flight, FlightId, SeatId, TicketId, Token, TokenState};
 use passcom_node::demo::{DAY_MS, synthetic_catalog};
+use passcom_node::fixtures::{self, T0};
 use passcom_node::routes::{RouteIndex, RouteQuery};
 use passcom_node::*;
 use rand::{Rng, SeedableRng};
@@ -11,21 +12,16 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const T0: i64 = 1_800_000_000_000;
-
+/// The benchmark's flights: 30 rows of six seats from SSA to BSB a month ahead, departures a
+/// minute apart, repeating every thousand flights.
 fn flight(airline: &str, i: usize) -> Flight {
+    let id = format!("{}{i:05}", &airline[..2].to_uppercase());
+    let departure = T0 + 30 * DAY_MS + (i as i64 % 1000) * 60_000;
     Flight {
-        id: FlightId::new(format!("{}{i:05}", &airline[..2].to_uppercase())),
-        airline: AirlineId::new(airline),
-        origin: "SSA".into(),
-        destination: "BSB".into(),
-        departure: T0 + 30 * DAY_MS + (i as i64 % 1000) * 60_000,
-        arrival: T0 + 30 * DAY_MS + (i as i64 % 1000) * 60_000 + 7_200_000,
         rows: 30,
         letters: "ABCDEF".into(),
         fare_cents: 49_900,
-        cancelled: false,
-        escrow: Vec::new(),
+        ..fixtures::flight(airline, &id, "SSA", "BSB", departure)
     }
 }
 
