@@ -1,7 +1,7 @@
 //! The node's vocabulary: events, tickets, wire messages, inputs, outputs and refusals.
 //!
-//! Everything here is plain data. Encodings live at the edges: [`crate::store`] for redb
-//! (postcard, versioned there) and the `net` crate for the wire (CBOR, documented in
+//! Everything here is plain data. Encodings live at the edges: the crate's private `store`
+//! for redb (postcard, versioned there) and the `net` crate for the wire (CBOR, documented in
 //! docs/wire.md).
 
 use passcom_crdt::{AirlineId, FlightId, Millis, SeatId, TicketId, Token, VectorClock};
