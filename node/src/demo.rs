@@ -474,6 +474,48 @@ pub fn append_sales(
     Ok(after + n as u64)
 }
 
+/// Writes every seat token of `flights` straight into `store` as changed once: a cart of
+/// `holder` that lapsed long ago (version 1, `Held` with expiry 0), so that each token is a
+/// stored row, as on a peer where every seat has moved. The million-token benchmark uses it to
+/// measure the open time and memory of a peer whose tokens are all stored, without holding a
+/// million seats through the node first. Nothing is logged as an event, so no partner ever
+/// hears of these writes: use it only on a store that no peer is running over yet.
+/// Returns the number of tokens written.
+///
+/// Errors: the store cannot be written (nothing of the failed group of 500 flights is).
+pub fn store_lapsed_holds(
+    store: &mut crate::Store,
+    holder: &AirlineId,
+    flights: &[Flight],
+) -> Result<usize, String> {
+    use passcom_crdt::{Token, TokenState};
+    let mut written = 0;
+    // Groups of 500 flights (90,000 seats of a 180-seat flight) keep one transaction's
+    // memory bounded.
+    for chunk in flights.chunks(500) {
+        let mut b = crate::store::Batch::default();
+        for f in chunk {
+            for label in f.seat_labels() {
+                let held = TokenState::Held {
+                    holder: holder.clone(),
+                    hold_id: "old".into(),
+                    expires: 0,
+                };
+                b.token(
+                    f.seat(&label),
+                    Token {
+                        version: 1,
+                        state: held,
+                    },
+                );
+                written += 1;
+            }
+        }
+        store.commit(b).map_err(|e| e.to_string())?;
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

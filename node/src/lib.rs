@@ -7,27 +7,31 @@
 //!   committed to it, durably, inside `handle_batch` before any output is returned, so an
 //!   output never announces what a crash could lose.
 //! - [`model`]: events, tickets, wire messages, inputs, outputs and refusals.
-//! - [`store`]: the redb database: tables, group commit, format version.
+//! - `store` (private): the redb database — tables, group commit, format version. Callers
+//!   see only [`Store`], a handle they open and hand to [`Node::open`].
 //! - [`memdisk`]: a redb device in memory that can be reopened, copied and rolled back
 //!   (the simulator's disks and the fuzz targets' prepared states).
 //! - [`routes`]: route search over the catalog (pure).
 //! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
+//! - [`fixtures`]: flights and airports for tests, fuzz targets and benchmarks (not the demo
+//!   catalog, which is the product's).
 //! - [`peer_status`]: what a running peer reports of its network side ([`PeerStatus`],
 //!   [`ConnectedPeer`], [`LiveEvent`]) and [`NetError`]: plain data shared by the libp2p
 //!   driver and the HTTP API.
 
 mod bytes;
 pub mod demo;
+pub mod fixtures;
 pub mod machine;
 pub mod memdisk;
 pub mod model;
 pub mod peer_status;
 pub mod routes;
-pub mod store;
+mod store;
 
 pub use machine::{
     Config, Equivocation, Node, OpenError, PeerHealth, PeerState, PlantedBug, SeatStatus,
 };
 pub use model::*;
 pub use peer_status::{ConnectedPeer, LiveEvent, NetError, PeerStatus};
-pub use store::{Operation, PendingOp, Store, StoreError};
+pub use store::{Operation, OutboxEntry, PendingOp, Store, StoreError};

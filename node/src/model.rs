@@ -1,7 +1,7 @@
 //! The node's vocabulary: events, tickets, wire messages, inputs, outputs and refusals.
 //!
-//! Everything here is plain data. Encodings live at the edges: [`crate::store`] for redb
-//! (postcard, versioned there) and the `net` crate for the wire (CBOR, documented in
+//! Everything here is plain data. Encodings live at the edges: the crate's private `store`
+//! for redb (postcard, versioned there) and the `net` crate for the wire (CBOR, documented in
 //! docs/wire.md).
 
 use passcom_crdt::{AirlineId, FlightId, Millis, SeatId, TicketId, Token, VectorClock};
@@ -488,14 +488,20 @@ impl Refusal {
     }
 }
 
-/// Timers the node asks its driver to fire back at it.
+/// Timers the node asks its driver to fire back at it ([`Output::SetTimer`]). A timer is
+/// named by what it is for, so a driver may keep one per name (the earlier `at` when the same
+/// name is set twice, as `passcom-net` does) and fires it back as [`Input::Timer`]; a firing
+/// whose purpose is gone, or a second one, does nothing. The node keeps no timer table of its
+/// own.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Timer {
-    /// Periodic vector-clock exchange and hand-over retry.
+    /// Periodic vector-clock exchange and hand-over retry; it also ends whatever purchase,
+    /// hold or cart is past its time and was not reached by its own timer.
     Tick,
-    /// A pending purchase or hold reaches its deadline.
+    /// The pending purchase or hold under this idempotency key reaches its deadline: it gets
+    /// a last attempt, and is refused `timeout` if its seats are still missing.
     Deadline(String),
-    /// A cart lapses.
+    /// The cart with this hold id lapses and its seats are released.
     HoldExpiry(String),
 }
 

@@ -467,7 +467,6 @@ impl Walk<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use passcom_crdt::{AirlineId, FlightId};
     use std::collections::BTreeSet;
 
     const T0: Millis = 1_796_083_200_000; // 2026-12-01T00:00Z
@@ -482,17 +481,11 @@ mod tests {
         fare: u64,
     ) -> Flight {
         Flight {
-            id: FlightId::new(id),
-            airline: AirlineId::new("rumos"),
-            origin: origin.into(),
-            destination: destination.into(),
-            departure: T0 + dep_min * MIN,
             arrival: T0 + arr_min * MIN,
             rows: 30,
             letters: "ABCDEF".into(),
             fare_cents: fare,
-            cancelled: false,
-            escrow: Vec::new(),
+            ..crate::fixtures::flight("rumos", id, origin, destination, T0 + dep_min * MIN)
         }
     }
 

@@ -4,6 +4,11 @@
 //! committed as ONE redb write transaction per [`crate::Node::handle_batch`] call. That is the
 //! group commit: purchases that arrive together share one fsync. Values are postcard-encoded;
 //! the format version is stored under `meta/format` and checked at open.
+//!
+//! The module is private to the crate: outside it a [`Store`] is a handle that a caller opens
+//! and hands to [`crate::Node::open`], and only the node (plus the bulk loaders of
+//! [`crate::demo`] that benchmarks use to build large stores before a peer opens them) reads
+//! or writes its tables. So every write a running peer makes passes through the node's checks.
 
 use crate::model::{Event, Hold, HoldRequest, PurchaseRequest, Refusal, Ticket};
 use passcom_crdt::{AirlineId, Millis, SeatId, TicketId, Token, VectorClock};
@@ -14,7 +19,7 @@ use std::path::Path;
 use thiserror::Error;
 
 /// Version of the storage format written by this build (2: tickets carry their idempotency key).
-pub const FORMAT_VERSION: u64 = 2;
+pub(crate) const FORMAT_VERSION: u64 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TOKENS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("tokens");
@@ -113,32 +118,32 @@ pub struct OutboxEntry {
 
 /// Everything the store holds, read at open.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The airline recorded at creation, if any.
-    pub airline: Option<String>,
+    pub(crate) airline: Option<String>,
     /// Verifying keys learned from peers, by airline.
-    pub roster: BTreeMap<AirlineId, [u8; 32]>,
+    pub(crate) roster: BTreeMap<AirlineId, [u8; 32]>,
     /// Signed key records of other airlines, kept to relay them after a restart.
-    pub key_records: BTreeMap<AirlineId, crate::model::KeyRecord>,
+    pub(crate) key_records: BTreeMap<AirlineId, crate::model::KeyRecord>,
     /// Tokens that ever changed (absent ones are at their initial state).
-    pub tokens: BTreeMap<SeatId, Token>,
+    pub(crate) tokens: BTreeMap<SeatId, Token>,
     /// Every ticket known, by id.
-    pub tickets: BTreeMap<TicketId, Ticket>,
+    pub(crate) tickets: BTreeMap<TicketId, Ticket>,
     /// The vector clock.
-    pub clock: VectorClock,
+    pub(crate) clock: VectorClock,
     /// Saved catalog documents by airline.
-    pub catalog: BTreeMap<AirlineId, Vec<u8>>,
+    pub(crate) catalog: BTreeMap<AirlineId, Vec<u8>>,
     /// Purchases and holds by key.
-    pub operations: BTreeMap<String, Operation>,
+    pub(crate) operations: BTreeMap<String, Operation>,
     /// Carts by id.
-    pub holds: BTreeMap<String, Hold>,
+    pub(crate) holds: BTreeMap<String, Hold>,
     /// Hand-overs awaiting their receipt.
-    pub outbox: BTreeMap<SeatId, OutboxEntry>,
+    pub(crate) outbox: BTreeMap<SeatId, OutboxEntry>,
 }
 
 /// Writes gathered during one `handle_batch`, committed together.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     meta: BTreeMap<String, Vec<u8>>,
     tokens: BTreeMap<SeatId, Token>,
     tickets: BTreeMap<TicketId, Ticket>,
@@ -152,7 +157,7 @@ pub struct Batch {
 
 impl Batch {
     /// Whether nothing is to be written.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.meta.is_empty()
             && self.tokens.is_empty()
             && self.tickets.is_empty()
@@ -164,48 +169,50 @@ impl Batch {
             && self.outbox.is_empty()
     }
     /// Writes a token.
-    pub fn token(&mut self, seat: SeatId, token: Token) {
+    pub(crate) fn token(&mut self, seat: SeatId, token: Token) {
         self.tokens.insert(seat, token);
     }
     /// Writes a ticket.
-    pub fn ticket(&mut self, ticket: Ticket) {
+    pub(crate) fn ticket(&mut self, ticket: Ticket) {
         self.tickets.insert(ticket.id.clone(), ticket);
     }
     /// Appends an event to the log.
-    pub fn event(&mut self, event: Event) {
+    pub(crate) fn event(&mut self, event: Event) {
         self.events.push(event);
     }
     /// Sets the clock entry of `origin`.
-    pub fn clock(&mut self, origin: AirlineId, seq: u64) {
+    pub(crate) fn clock(&mut self, origin: AirlineId, seq: u64) {
         self.clock.insert(origin, seq);
     }
     /// Replaces a saved catalog document.
-    pub fn catalog(&mut self, airline: AirlineId, bytes: Vec<u8>) {
+    pub(crate) fn catalog(&mut self, airline: AirlineId, bytes: Vec<u8>) {
         self.catalog.insert(airline, bytes);
     }
     /// Writes an operation record.
-    pub fn operation(&mut self, key: String, op: Operation) {
+    pub(crate) fn operation(&mut self, key: String, op: Operation) {
         self.operations.insert(key, Some(op));
     }
     /// Deletes an operation record (its answer was not final).
-    pub fn forget_operation(&mut self, key: String) {
+    pub(crate) fn forget_operation(&mut self, key: String) {
         self.operations.insert(key, None);
     }
     /// Writes (`Some`) or deletes (`None`) a hold.
-    pub fn hold(&mut self, hold_id: String, hold: Option<Hold>) {
+    pub(crate) fn hold(&mut self, hold_id: String, hold: Option<Hold>) {
         self.holds.insert(hold_id, hold);
     }
     /// Writes (`Some`) or deletes (`None`) an outbox entry.
-    pub fn outbox(&mut self, seat: SeatId, entry: Option<OutboxEntry>) {
+    pub(crate) fn outbox(&mut self, seat: SeatId, entry: Option<OutboxEntry>) {
         self.outbox.insert(seat, entry);
     }
     /// Writes a metadata value.
-    pub fn meta(&mut self, key: &str, value: Vec<u8>) {
+    pub(crate) fn meta(&mut self, key: &str, value: Vec<u8>) {
         self.meta.insert(key.to_owned(), value);
     }
 }
 
-/// The peer's redb database.
+/// The peer's redb database, as a handle: open it ([`Store::open`], [`Store::from_database`])
+/// and give it to [`crate::Node::open`]. Reading or writing its tables is the node's business;
+/// outside this crate only the event log can be read ([`Store::events`]).
 pub struct Store {
     db: Database,
     path: String,
@@ -255,7 +262,9 @@ impl Store {
         Ok(store)
     }
 
-    /// The redb database, for test harnesses that roll it back between runs (savepoints).
+    /// The redb database underneath, for harnesses that manage its device (the fuzz targets
+    /// make theirs fail one empty commit before dropping it). Its tables belong to the node:
+    /// writing them from outside bypasses every check the node makes and every event it logs.
     pub fn database(&self) -> &Database {
         &self.db
     }
@@ -325,7 +334,7 @@ impl Store {
     }
 
     /// Reads everything the node keeps in memory.
-    pub fn load(&mut self) -> Result<Snapshot, StoreError> {
+    pub(crate) fn load(&mut self) -> Result<Snapshot, StoreError> {
         self.recover()?;
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let mut snap = Snapshot::default();
@@ -444,7 +453,7 @@ impl Store {
 
     /// Commits `batch` as one durable write transaction. On error nothing of it is written,
     /// and the next call first reopens the file (see [`Store::recover`]).
-    pub fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
+    pub(crate) fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -460,7 +469,7 @@ impl Store {
     /// (a full disk, say) is gone. A no-op when the store is healthy.
     ///
     /// Errors: the file still cannot be opened; the store stays broken and refuses writes.
-    pub fn recover(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn recover(&mut self) -> Result<(), StoreError> {
         let Some(file) = self.file.clone().filter(|_| self.broken) else {
             return Ok(());
         };

@@ -8,10 +8,9 @@ use common::*;
 use passcom_crdt::{Flight, FlightId};
 use passcom_node::*;
 
-fn with_escrow(mut f: Flight, partners: &[&str]) -> Flight {
-    let p: Vec<_> = partners.iter().map(|x| a(x)).collect();
-    f.escrow = Flight::escrow_for(f.capacity(), 0.2, &p);
-    f
+/// `f` with a fifth of its seats in escrow at each of `partners`.
+fn with_escrow(f: Flight, partners: &[&str]) -> Flight {
+    fixtures::with_escrow(f, 0.2, partners)
 }
 
 /// A recovering peer's config. The twin wait is off here: these tests are about what is

@@ -1,9 +1,9 @@
 //! The crash model: a peer's in-memory device keeps what it committed when the peer is dropped
 //! and reopened, which is what lets the simulator crash peers mid-purchase.
 
-use passcom_crdt::{AirlineId, Airport, Flight, FlightId};
+use passcom_crdt::{Flight, FlightId};
 use passcom_node::{
-    Config, Input, LegRequest, Node, Output, PurchaseRequest, Reply, Request, Store,
+    Config, Input, LegRequest, Node, Output, PurchaseRequest, Reply, Request, Store, fixtures,
 };
 use passcom_simulations::backend::SharedMemoryBackend;
 
@@ -31,33 +31,14 @@ fn reply(outputs: Vec<Output>, id: u64) -> Reply {
 fn a_ticket_sold_before_a_crash_is_there_after_the_restart() {
     let backend = SharedMemoryBackend::new();
     let mut node = open(&backend);
-    let airport = |iata: &str| Airport {
-        iata: iata.into(),
-        name: iata.into(),
-        city: iata.into(),
-        state: String::new(),
-        latitude: 0.0,
-        longitude: 0.0,
-        time_zone: String::new(),
-    };
     let flight = Flight {
-        id: FlightId::new("RU1"),
-        airline: AirlineId::new("rumos"),
-        origin: "SSA".into(),
-        destination: "BSB".into(),
-        departure: NOW + 86_400_000,
         arrival: NOW + 90_000_000,
         rows: 3,
         letters: "ABCD".into(),
-        fare_cents: 10_000,
-        cancelled: false,
-        escrow: Vec::new(),
+        ..fixtures::flight("rumos", "RU1", "SSA", "BSB", NOW + 86_400_000)
     };
     let setup = vec![
-        Input::Request(
-            1,
-            Request::PutAirports(vec![airport("SSA"), airport("BSB")]),
-        ),
+        Input::Request(1, Request::PutAirports(fixtures::airports(&["SSA", "BSB"]))),
         Input::Request(2, Request::PutFlights(vec![flight])),
     ];
     node.handle_batch(setup, NOW);

@@ -4,29 +4,24 @@
 use super::{Figure, Reference, Scenario, Sizes};
 use passcom_crdt::{AirlineId, Flight, FlightId, SeatId, TicketId, Token, TokenState};
 use passcom_node::demo::{DAY_MS, synthetic_catalog};
+use passcom_node::fixtures::{self, T0};
 use passcom_node::routes::{RouteIndex, RouteQuery};
-use passcom_node::store::Batch;
 use passcom_node::*;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const T0: i64 = 1_800_000_000_000;
-
+/// The benchmark's flights: 30 rows of six seats from SSA to BSB a month ahead, departures a
+/// minute apart, repeating every thousand flights.
 fn flight(airline: &str, i: usize) -> Flight {
+    let id = format!("{}{i:05}", &airline[..2].to_uppercase());
+    let departure = T0 + 30 * DAY_MS + (i as i64 % 1000) * 60_000;
     Flight {
-        id: FlightId::new(format!("{}{i:05}", &airline[..2].to_uppercase())),
-        airline: AirlineId::new(airline),
-        origin: "SSA".into(),
-        destination: "BSB".into(),
-        departure: T0 + 30 * DAY_MS + (i as i64 % 1000) * 60_000,
-        arrival: T0 + 30 * DAY_MS + (i as i64 % 1000) * 60_000 + 7_200_000,
         rows: 30,
         letters: "ABCDEF".into(),
         fare_cents: 49_900,
-        cancelled: false,
-        escrow: Vec::new(),
+        ..fixtures::flight(airline, &id, "SSA", "BSB", departure)
     }
 }
 
@@ -340,27 +335,10 @@ pub fn million_tokens(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
     drop(node);
     let initial = run_child(dir)?;
     // Now every token changed: handed to a partner and back would be two writes; one write
-    // (a hold that lapsed long ago) is enough to make each token a stored row.
+    // (a hold that lapsed long ago) is enough to make each token a stored row. The node's bulk
+    // loader writes it before the child opens the store.
     let mut store = Store::open(&dir.join("node.redb")).map_err(|e| e.to_string())?;
-    for chunk in flights.chunks(500) {
-        let mut b = Batch::default();
-        for f in chunk {
-            for label in f.seat_labels() {
-                b.token(
-                    f.seat(&label),
-                    Token {
-                        version: 1,
-                        state: TokenState::Held {
-                            holder: AirlineId::new("rumos"),
-                            hold_id: "old".into(),
-                            expires: 0,
-                        },
-                    },
-                );
-            }
-        }
-        store.commit(b).map_err(|e| e.to_string())?;
-    }
+    passcom_node::demo::store_lapsed_holds(&mut store, &AirlineId::new("rumos"), &flights)?;
     drop(store);
     let changed = run_child(dir)?;
     let get = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(0.0);

@@ -188,7 +188,6 @@ fn bench_flights(airline: &str, n: usize, escrow: f64, partners: &[&str]) -> Vec
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let partners: Vec<AirlineId> = partners.iter().map(|p| AirlineId::new(*p)).collect();
     (0..n)
         .map(|i| {
             let dep = now + 2 * DAY_MS + i as i64 * 60_000;
@@ -202,19 +201,14 @@ fn bench_flights(airline: &str, n: usize, escrow: f64, partners: &[&str]) -> Vec
                 "giro" => (dep + 3 * 3_600_000, dep + 5 * 3_600_000),
                 _ => (dep + 6 * 3_600_000, dep + 9 * 3_600_000),
             };
-            Flight {
-                id: FlightId::new(format!("{code}B{i:04}")),
-                airline: AirlineId::new(airline),
-                origin: o.into(),
-                destination: d.into(),
-                departure: dep,
+            let f = Flight {
                 arrival: arr,
                 rows: 30,
                 letters: "ABCDEF".into(),
                 fare_cents: 39_900,
-                cancelled: false,
-                escrow: Flight::escrow_for(180, escrow, &partners),
-            }
+                ..passcom_node::fixtures::flight(airline, &format!("{code}B{i:04}"), o, d, dep)
+            };
+            passcom_node::fixtures::with_escrow(f, escrow, partners)
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 
 use passcom_crdt::{AirlineId, Flight, FlightId, SeatId, TicketId, Token, TokenState, VectorClock};
 use passcom_net::{PeerConfig, PeerHandle};
-use passcom_node::{LegRequest, PurchaseRequest, Reply, Request, Ticket, TicketStatus};
+use passcom_node::{LegRequest, PurchaseRequest, Reply, Request, Ticket, TicketStatus, fixtures};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::Path;
@@ -125,25 +125,18 @@ pub fn small_flight(
     escrow_share: f64,
     partners: &[&str],
 ) -> Flight {
-    let airline = AirlineId::new(airline);
-    let partners: Vec<AirlineId> = partners.iter().map(|p| AirlineId::new(*p)).collect();
+    let id = format!(
+        "{}{number}-T",
+        passcom_node::demo::airline_code(&AirlineId::new(airline))
+    );
     let departure = now_ms() + 10 * 86_400_000;
-    Flight {
-        id: FlightId::new(format!(
-            "{}{number}-T",
-            passcom_node::demo::airline_code(&airline)
-        )),
-        airline,
-        origin: "GRU".into(),
-        destination: "GIG".into(),
-        departure,
+    let f = Flight {
         arrival: departure + 3_600_000,
         rows,
         letters: "ABCD".into(),
-        fare_cents: 10_000,
-        cancelled: false,
-        escrow: Flight::escrow_for(rows * 4, escrow_share, &partners),
-    }
+        ..fixtures::flight(airline, &id, "GRU", "GIG", departure)
+    };
+    fixtures::with_escrow(f, escrow_share, partners)
 }
 
 /// Puts `flights` into `h`'s catalog and checks the node accepted them.

@@ -1,4 +1,14 @@
 //! Timers: ticks, hold expiry and the deadlines of pending purchases.
+//!
+//! Timers are named, and the name says what a firing is for: [`Timer::Deadline`] carries the
+//! idempotency key of the one pending purchase or hold it ends, [`Timer::HoldExpiry`] the id of
+//! the one cart it lapses, and [`Timer::Tick`] is the periodic work. The node keeps no table of
+//! timers of its own: the driver keeps them (the network's driver one per name, the earlier
+//! wins) and fires each back as `Input::Timer`. A firing whose purpose is gone (the purchase
+//! finished, the cart checked out) does nothing. A driver times a timer as a duration, so after the wall clock
+//! steps back a timer can fire before its deadline in the node's time; it then does nothing
+//! too, and the tick, which ends everything past its time, ends that purchase at most one
+//! tick later.
 
 use super::*;
 
@@ -30,8 +40,17 @@ impl Node {
                 self.rebalance_escrow(now);
                 self.tokens_arrived = true;
             }
-            Timer::Deadline(_) if self.phase.is_active() => self.expire_pending(now),
-            Timer::Deadline(_) => self.expire_pending_inactive(now),
+            Timer::Deadline(key) => {
+                let due = matches!(
+                    self.operations.get(&key),
+                    Some(Operation::Pending { deadline, .. }) if *deadline <= now
+                );
+                if due && self.phase.is_active() {
+                    self.expire(vec![key], now);
+                } else if due {
+                    self.refuse_inactive(vec![key]);
+                }
+            }
             Timer::HoldExpiry(hold_id) => {
                 if self.holds.get(&hold_id).is_some_and(|h| h.expires <= now) {
                     self.release_hold(&hold_id, now);
@@ -44,17 +63,26 @@ impl Node {
     /// phase's refusal (an answer to one attempt: the key stays free for a retry), writing
     /// nothing, so no request waits on a recovery that may take long.
     pub(super) fn expire_pending_inactive(&mut self, now: Millis) {
-        let Some(r) = self.phase.refusal() else {
-            return;
-        };
-        let due: Vec<String> = self
-            .pending
+        let due = self.due(now);
+        self.refuse_inactive(due);
+    }
+
+    /// Keys of the pending operations whose deadline has come, in key order.
+    fn due(&self, now: Millis) -> Vec<String> {
+        self.pending
             .iter()
             .filter(|k| {
                 matches!(self.operations.get(*k), Some(Operation::Pending { deadline, .. }) if *deadline <= now)
             })
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    /// Ends the pending operations `due` with the phase's refusal (nothing when active).
+    fn refuse_inactive(&mut self, due: Vec<String>) {
+        let Some(r) = self.phase.refusal() else {
+            return;
+        };
         for key in due {
             self.finish(
                 &key,
@@ -64,14 +92,19 @@ impl Node {
         }
     }
 
+    /// Ends every pending operation whose deadline has come (the tick's sweep).
     pub(super) fn expire_pending(&mut self, now: Millis) {
-        let due: Vec<(String, PendingOp)> = self
-            .pending
-            .iter()
-            .filter_map(|k| match self.operations.get(k) {
-                Some(Operation::Pending { op, deadline }) if *deadline <= now => {
-                    Some((k.clone(), op.clone()))
-                }
+        let due = self.due(now);
+        self.expire(due, now);
+    }
+
+    /// Ends the pending operations `due` (keys whose deadline has come): a last attempt,
+    /// which sells or holds if every seat is here by now, else the refusal `timeout`.
+    fn expire(&mut self, due: Vec<String>, now: Millis) {
+        let due: Vec<(String, PendingOp)> = due
+            .into_iter()
+            .filter_map(|k| match self.operations.get(&k) {
+                Some(Operation::Pending { op, .. }) => Some((k, op.clone())),
                 _ => None,
             })
             .collect();

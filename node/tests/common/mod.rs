@@ -8,7 +8,7 @@ use passcom_node::*;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
-pub const T0: Millis = 1_800_000_000_000;
+pub use passcom_node::fixtures::{self, HOUR_MS, T0};
 
 pub fn a(s: &str) -> AirlineId {
     AirlineId::new(s)
@@ -28,21 +28,13 @@ pub struct Cluster {
     next_id: RequestId,
 }
 
+/// The four airports of the test flights ([`passcom_node::fixtures`]).
 pub fn airports() -> Vec<Airport> {
-    ["SSA", "BSB", "MAO", "REC"]
-        .iter()
-        .map(|c| Airport {
-            iata: c.to_string(),
-            name: format!("{c} airport"),
-            city: c.to_string(),
-            state: "XX".into(),
-            latitude: 0.0,
-            longitude: 0.0,
-            time_zone: String::new(),
-        })
-        .collect()
+    fixtures::airports(&["SSA", "BSB", "MAO", "REC"])
 }
 
+/// A test flight ([`fixtures::flight`]) leaving `dep_h` hours after [`T0`], with `rows` rows
+/// of `letters`.
 pub fn flight(
     airline: &str,
     id: &str,
@@ -53,17 +45,9 @@ pub fn flight(
     letters: &str,
 ) -> Flight {
     Flight {
-        id: FlightId::new(id),
-        airline: a(airline),
-        origin: from.into(),
-        destination: to.into(),
-        departure: T0 + dep_h * 3_600_000,
-        arrival: T0 + dep_h * 3_600_000 + 7_200_000,
         rows,
         letters: letters.into(),
-        fare_cents: 10_000,
-        cancelled: false,
-        escrow: Vec::new(),
+        ..fixtures::flight(airline, id, from, to, T0 + dep_h * HOUR_MS)
     }
 }
 
