@@ -403,7 +403,6 @@ impl Store {
                 .meta
                 .get("airline")
                 .map(|v| String::from_utf8_lossy(v).into_owned()),
-            clock: VectorClock::new(),
             ..Snapshot::default()
         };
         if let Some(v) = t.meta.get("roster") {
@@ -502,7 +501,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::new();
-        if from > to {
+        // An empty range (a map's `range` would panic on it), or nothing wanted.
+        if from > to || limit == 0 {
             return Ok(out);
         }
         let db = match &self.backend {

@@ -44,11 +44,14 @@ pub(super) fn key_of(airline: &AirlineId) -> Option<usize> {
 /// is emptied when full.
 const REMEMBERED: usize = 1 << 16;
 
+/// Answers remembered by the question asked.
+type Memory<K, V> = RefCell<HashMap<K, V>>;
+
 thread_local! {
     /// Signatures made, by (key, signed bytes).
-    static SIGNED: RefCell<HashMap<(usize, Vec<u8>), Vec<u8>>> = RefCell::default();
+    static SIGNED: Memory<(usize, Vec<u8>), Vec<u8>> = RefCell::default();
     /// Verdicts, by (key, signed bytes, signature).
-    static VERIFIED: RefCell<HashMap<(usize, Vec<u8>, Vec<u8>), bool>> = RefCell::default();
+    static VERIFIED: Memory<(usize, Vec<u8>, Vec<u8>), bool> = RefCell::default();
 }
 
 /// Looks `key` up in `map`, or computes, remembers and returns its value. ed25519 signing and
@@ -56,7 +59,7 @@ thread_local! {
 /// computing it again would give: inputs stay reproducible, and the few recorded events that
 /// every input edits, signs and checks again cost one hash lookup instead of a curve operation.
 fn remember<K: Eq + Hash, V: Clone>(
-    map: &'static std::thread::LocalKey<RefCell<HashMap<K, V>>>,
+    map: &'static std::thread::LocalKey<Memory<K, V>>,
     key: K,
     compute: impl FnOnce() -> V,
 ) -> V {
