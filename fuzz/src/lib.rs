@@ -12,7 +12,6 @@ use passcom_node::{
     Timer,
 };
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 
 pub mod script;
 
@@ -113,25 +112,25 @@ impl Snapshot {
     }
 }
 
-/// A node ready to be copied: opened once with its configuration over a [`Snapshot`], so
-/// that every fuzz input starts from [`Start::fork`], a copy of its memory (`Node::fork`) over
-/// a copy of its database, without reloading the catalog through Automerge.
+/// A node ready to be copied: opened once with its configuration over a [`Snapshot`], its
+/// database then copied into an in-memory store (`Store::to_memory`: the same rows and
+/// encodings, no redb), so that every fuzz input starts from [`Start::fork`], a copy of the
+/// node's memory (`Node::fork`) over a copy of those tables — no database to open, commit or
+/// close per input, and no catalog reloaded through Automerge.
 ///
-/// The copy is thrown away with [`Start::recycle`], which spares redb its close-time commit.
-/// (Rolling one database back to a savepoint instead costs more: redb's restore walks its
-/// freed-page tables.)
+/// Every fork starts from exactly the same state: nothing a fork writes reaches the tables it
+/// was copied from (checked once per start by [`Start::check_recycle`]).
 pub struct Start {
-    bytes: Vec<u8>,
     node: Node,
-    /// The device of the store a fork holds.
-    lent: Mutex<Option<MemDisk>>,
+    /// The size of the redb database the state came from, for the record.
+    bytes: usize,
 }
 
 impl std::fmt::Debug for Start {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Start")
             .field("node", &self.node)
-            .field("bytes", &self.bytes.len())
+            .field("bytes", &self.bytes)
             .finish()
     }
 }
@@ -139,47 +138,45 @@ impl std::fmt::Debug for Start {
 impl Start {
     /// Opens a node with `cfg` at `now` over a copy of `state` (a fresh database when the
     /// state is empty: a lost disk).
+    ///
+    /// Panics: when the state does not open (a fixture bug, never a fuzz input).
     pub fn new(state: &Snapshot, cfg: Config, now: Millis) -> Start {
-        // Open once and close, so the bytes hold whatever `Node::open` writes (the airline of
-        // a fresh store) and a clean close; the node kept is opened over a copy of them and
-        // writes nothing more.
-        let first = MemDisk::from_bytes(&state.bytes);
-        drop(open_node(cfg.clone(), &first, now));
-        let bytes = first.snapshot();
-        let node = open_node(cfg, &MemDisk::from_bytes(&bytes), now);
+        // Opened over redb first, so the tables hold whatever `Node::open` writes (the airline
+        // of a fresh store); the node kept is opened over an in-memory copy of them and writes
+        // nothing more.
+        let disk = MemDisk::from_bytes(&state.bytes);
+        let first = open_node(cfg.clone(), &disk, now);
+        let tables = first
+            .store()
+            .to_memory()
+            .expect("the fixture database reads");
+        drop(first);
+        let (node, _timers) = Node::open(cfg, tables, now).expect("the fixture node opens");
         Start {
-            bytes,
             node,
-            lent: Mutex::new(None),
+            bytes: disk.snapshot().len(),
         }
     }
 
-    /// A copy of the node over a copy of its database.
+    /// A copy of the node over a copy of its tables.
     ///
-    /// Panics: never (a node just opened has nothing a copy could miss).
+    /// Panics: never (a node just opened has nothing a copy could miss, and copying in-memory
+    /// tables cannot fail).
     pub fn fork(&self) -> Node {
-        let disk = MemDisk::from_bytes(&self.bytes);
-        let db = disk
-            .open_database()
-            .expect("a copy of a cleanly closed database opens");
-        let store = Store::from_database(db, "memory:fork".into()).expect("a store");
-        *self.lent.lock().unwrap_or_else(|e| e.into_inner()) = Some(disk);
+        let store = self
+            .node
+            .store()
+            .to_memory()
+            .expect("in-memory tables copy");
         self.node
             .fork(store)
             .expect("a node just opened holds no deferred event")
     }
 
-    /// Throws away a node made by [`Start::fork`], and its database without the commit redb
-    /// makes when a database closes: its device fails an empty commit first.
+    /// Throws away a node made by [`Start::fork`]. Nothing to undo: its writes went to its own
+    /// copy of the tables.
     pub fn recycle(&self, node: Node) {
-        let store = node.into_store();
-        if let Some(disk) = self.lent.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            disk.fail_writes();
-            if let Ok(tx) = store.database().begin_write() {
-                let _ = tx.commit();
-            }
-        }
-        drop(store);
+        drop(node);
     }
 
     /// Checks that a fork starts from the starting state whatever the fork before it wrote:
@@ -214,17 +211,21 @@ impl Start {
             got.len()
         );
         assert!(got == want, "a fork holds another log than the start");
+        assert!(
+            again.clock() == self.node.clock(),
+            "a fork has another clock than the start"
+        );
         self.recycle(again);
     }
 
-    /// The size of the database copied per input.
+    /// The size of the redb database the state was read from.
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.bytes
     }
 
-    /// Whether the database is empty (never: a node was opened over it).
+    /// Whether that database is empty (never: a node was opened over it).
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes == 0
     }
 
     /// The node copies are made from.

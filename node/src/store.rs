@@ -16,6 +16,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Version of the storage format written by this build (2: tickets carry their idempotency key).
@@ -210,17 +211,46 @@ impl Batch {
     }
 }
 
-/// The peer's redb database, as a handle: open it ([`Store::open`], [`Store::from_database`])
-/// and give it to [`crate::Node::open`]. Reading or writing its tables is the node's business;
-/// outside this crate only the event log can be read ([`Store::events`]).
+/// The peer's database, as a handle: redb, or (for harnesses) plain tables in memory
+/// ([`Store::to_memory`]). Open it ([`Store::open`], [`Store::from_database`]) and give it to
+/// [`crate::Node::open`]. Reading or writing its tables is the node's business; outside this
+/// crate only the event log can be read ([`Store::events`]).
 pub struct Store {
-    db: Database,
+    backend: Backend,
     path: String,
-    /// The file behind `db`, when there is one: after an I/O error redb refuses every further
-    /// transaction, so the store reopens the file to recover (disk space may have returned).
+    /// The file behind the database, when there is one: after an I/O error redb refuses every
+    /// further transaction, so the store reopens the file to recover (disk space may have
+    /// returned).
     file: Option<std::path::PathBuf>,
     /// Set after a failed commit until the file is reopened.
     broken: bool,
+}
+
+/// Where a store keeps its tables.
+enum Backend {
+    /// A redb database: a file, or a redb device such as [`crate::memdisk::MemDisk`].
+    Redb(Database),
+    /// Plain maps ([`Store::to_memory`]): no redb, so a harness that starts thousands of runs
+    /// from one prepared state copies it in microseconds instead of opening a database.
+    Memory(Tables),
+}
+
+/// A stored value. Shared, so that copying an in-memory store copies no bytes.
+type Value = Arc<[u8]>;
+
+/// The tables of a store, as raw rows: the keys redb would hold and the encoded values (the
+/// same postcard bytes), so an in-memory store runs the same encoding and decoding as redb.
+#[derive(Clone, Default)]
+struct Tables {
+    meta: BTreeMap<String, Value>,
+    tokens: BTreeMap<(String, String), Value>,
+    tickets: BTreeMap<String, Value>,
+    events: BTreeMap<(String, u64), Value>,
+    clock: BTreeMap<String, u64>,
+    catalog: BTreeMap<String, Value>,
+    operations: BTreeMap<String, Value>,
+    holds: BTreeMap<String, Value>,
+    outbox: BTreeMap<(String, String), Value>,
 }
 
 impl std::fmt::Debug for Store {
@@ -253,7 +283,7 @@ impl Store {
     /// messages.
     pub fn from_database(db: Database, path: String) -> Result<Store, StoreError> {
         let store = Store {
-            db,
+            backend: Backend::Redb(db),
             path,
             file: None,
             broken: false,
@@ -262,11 +292,34 @@ impl Store {
         Ok(store)
     }
 
-    /// The redb database underneath, for harnesses that manage its device (the fuzz targets
-    /// make theirs fail one empty commit before dropping it). Its tables belong to the node:
+    /// A copy of everything this store holds, as plain tables in memory with no redb behind
+    /// them, for harnesses that start many runs from one prepared state (the fuzz targets):
+    /// a node opened over the copy, or [`crate::Node::fork`]ed onto it, behaves as over the
+    /// original, and commits to the copy change nothing else. Copying a store made this way
+    /// again shares its bytes, so it costs about one map entry per row; nothing is durable.
+    ///
+    /// Errors: the database cannot be read ([`StoreError::Redb`]).
+    pub fn to_memory(&self) -> Result<Store, StoreError> {
+        let tables = match &self.backend {
+            Backend::Memory(t) => t.clone(),
+            Backend::Redb(db) => self.read_rows(db, true)?,
+        };
+        Ok(Store {
+            backend: Backend::Memory(tables),
+            path: self.path.clone(),
+            file: None,
+            broken: false,
+        })
+    }
+
+    /// The redb database, for test harnesses that roll it back between runs (savepoints);
+    /// `None` for a store made by [`Store::to_memory`]. Its tables belong to the node:
     /// writing them from outside bypasses every check the node makes and every event it logs.
-    pub fn database(&self) -> &Database {
-        &self.db
+    pub fn database(&self) -> Option<&Database> {
+        match &self.backend {
+            Backend::Redb(db) => Some(db),
+            Backend::Memory(_) => None,
+        }
     }
 
     /// The file name used in messages.
@@ -289,8 +342,14 @@ impl Store {
         }
     }
 
+    /// Checks the format version, writing it into a new database, and creates the tables.
     fn init(&self) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let db = match &self.backend {
+            Backend::Redb(db) => db,
+            // Only made by `to_memory`, from a store that passed this check.
+            Backend::Memory(_) => return Ok(()),
+        };
+        let tx = db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
             let found = meta
@@ -302,16 +361,7 @@ impl Store {
                     meta.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())
                         .map_err(|e| self.err(e))?;
                 }
-                Some(bytes) => {
-                    let found = bytes.try_into().map(u64::from_le_bytes).unwrap_or(u64::MAX);
-                    if found != FORMAT_VERSION {
-                        return Err(StoreError::Format {
-                            path: self.path.clone(),
-                            found,
-                            expected: FORMAT_VERSION,
-                        });
-                    }
-                }
+                Some(bytes) => self.check_format(bytes)?,
             }
             tx.open_table(TOKENS).map_err(|e| self.err(e))?;
             tx.open_table(TICKETS).map_err(|e| self.err(e))?;
@@ -325,6 +375,19 @@ impl Store {
         tx.commit().map_err(|e| self.err(e))
     }
 
+    /// Refuses a stored format version other than this build's.
+    fn check_format(&self, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let found = bytes.try_into().map(u64::from_le_bytes).unwrap_or(u64::MAX);
+        if found != FORMAT_VERSION {
+            return Err(StoreError::Format {
+                path: self.path.clone(),
+                found,
+                expected: FORMAT_VERSION,
+            });
+        }
+        Ok(())
+    }
+
     fn decode<T: DeserializeOwned>(
         &self,
         what: &'static str,
@@ -336,95 +399,106 @@ impl Store {
     /// Reads everything the node keeps in memory.
     pub(crate) fn load(&mut self) -> Result<Snapshot, StoreError> {
         self.recover()?;
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let mut snap = Snapshot::default();
-        let meta = tx.open_table(META).map_err(|e| self.err(e))?;
-        snap.airline = meta
-            .get("airline")
-            .map_err(|e| self.err(e))?
-            .map(|v| String::from_utf8_lossy(v.value()).into_owned());
-        if let Some(v) = meta.get("roster").map_err(|e| self.err(e))? {
-            snap.roster = self.decode("roster", v.value())?;
+        let read;
+        let t = match &self.backend {
+            Backend::Memory(t) => t,
+            Backend::Redb(db) => {
+                read = self.read_rows(db, false)?;
+                &read
+            }
+        };
+        let mut snap = Snapshot {
+            airline: t
+                .meta
+                .get("airline")
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+            ..Snapshot::default()
+        };
+        if let Some(v) = t.meta.get("roster") {
+            snap.roster = self.decode("roster", v)?;
         }
-        if let Some(v) = meta.get("key_records").map_err(|e| self.err(e))? {
-            snap.key_records = self.decode("key records", v.value())?;
+        if let Some(v) = t.meta.get("key_records") {
+            snap.key_records = self.decode("key records", v)?;
         }
-        for row in tx
-            .open_table(TOKENS)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            let (flight, seat) = k.value();
-            snap.tokens
-                .insert(SeatId::new(flight, seat), self.decode("token", v.value())?);
-        }
-        for row in tx
-            .open_table(TICKETS)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.tickets
-                .insert(TicketId::new(k.value()), self.decode("ticket", v.value())?);
-        }
-        for row in tx
-            .open_table(CLOCK)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.clock.observe(&AirlineId::new(k.value()), v.value());
-        }
-        for row in tx
-            .open_table(CATALOG)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.catalog
-                .insert(AirlineId::new(k.value()), v.value().to_vec());
-        }
-        for row in tx
-            .open_table(OPERATIONS)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.operations.insert(
-                k.value().to_owned(),
-                self.decode("purchase record", v.value())?,
+        for ((flight, seat), v) in &t.tokens {
+            snap.tokens.insert(
+                SeatId::new(flight.as_str(), seat.as_str()),
+                self.decode("token", v)?,
             );
         }
-        for row in tx
-            .open_table(HOLDS)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            snap.holds
-                .insert(k.value().to_owned(), self.decode("hold", v.value())?);
+        for (id, v) in &t.tickets {
+            snap.tickets
+                .insert(TicketId::new(id.as_str()), self.decode("ticket", v)?);
         }
-        for row in tx
-            .open_table(OUTBOX)
-            .map_err(|e| self.err(e))?
-            .iter()
-            .map_err(|e| self.err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.err(e))?;
-            let (flight, seat) = k.value();
+        for (origin, seq) in &t.clock {
+            snap.clock.observe(&AirlineId::new(origin.as_str()), *seq);
+        }
+        for (airline, v) in &t.catalog {
+            snap.catalog
+                .insert(AirlineId::new(airline.as_str()), v.to_vec());
+        }
+        for (key, v) in &t.operations {
+            snap.operations
+                .insert(key.clone(), self.decode("purchase record", v)?);
+        }
+        for (id, v) in &t.holds {
+            snap.holds.insert(id.clone(), self.decode("hold", v)?);
+        }
+        for ((flight, seat), v) in &t.outbox {
             snap.outbox.insert(
-                SeatId::new(flight, seat),
-                self.decode("outbox entry", v.value())?,
+                SeatId::new(flight.as_str(), seat.as_str()),
+                self.decode("outbox entry", v)?,
             );
         }
         Ok(snap)
+    }
+
+    /// Every row of `db` but the events, which only [`Store::events`] reads one range at a
+    /// time: what [`Store::load`] decodes. With `events`, every row (for [`Store::to_memory`]).
+    fn read_rows(&self, db: &Database, events: bool) -> Result<Tables, StoreError> {
+        fn rows<K, V, T>(
+            store: &Store,
+            tx: &redb::ReadTransaction,
+            def: TableDefinition<K, V>,
+            mut put: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> T,
+        ) -> Result<(), StoreError>
+        where
+            K: redb::Key + 'static,
+            V: redb::Value + 'static,
+        {
+            let table = tx.open_table(def).map_err(|e| store.err(e))?;
+            for row in table.iter().map_err(|e| store.err(e))? {
+                let (k, v) = row.map_err(|e| store.err(e))?;
+                put(k.value(), v.value());
+            }
+            Ok(())
+        }
+        let tx = db.begin_read().map_err(|e| self.err(e))?;
+        let mut t = Tables::default();
+        rows(self, &tx, META, |k, v| t.meta.insert(k.into(), v.into()))?;
+        rows(self, &tx, TOKENS, |(f, s), v| {
+            t.tokens.insert((f.into(), s.into()), v.into())
+        })?;
+        rows(self, &tx, TICKETS, |k, v| {
+            t.tickets.insert(k.into(), v.into())
+        })?;
+        if events {
+            rows(self, &tx, EVENTS, |(o, n), v| {
+                t.events.insert((o.into(), n), v.into())
+            })?;
+        }
+        rows(self, &tx, CLOCK, |k, v| t.clock.insert(k.into(), v))?;
+        rows(self, &tx, CATALOG, |k, v| {
+            t.catalog.insert(k.into(), v.into())
+        })?;
+        rows(self, &tx, OPERATIONS, |k, v| {
+            t.operations.insert(k.into(), v.into())
+        })?;
+        rows(self, &tx, HOLDS, |k, v| t.holds.insert(k.into(), v.into()))?;
+        rows(self, &tx, OUTBOX, |(f, s), v| {
+            t.outbox.insert((f.into(), s.into()), v.into())
+        })?;
+        Ok(t)
     }
 
     /// Events of `origin` with sequence numbers in `from..=to`, at most `limit` of them.
@@ -435,9 +509,23 @@ impl Store {
         to: u64,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = tx.open_table(EVENTS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
+        // An empty range (a map's `range` would panic on it), or nothing wanted.
+        if from > to || limit == 0 {
+            return Ok(out);
+        }
+        let db = match &self.backend {
+            Backend::Redb(db) => db,
+            Backend::Memory(t) => {
+                let range = (origin.as_str().to_owned(), from)..=(origin.as_str().to_owned(), to);
+                for v in t.events.range(range).map(|(_, v)| v).take(limit) {
+                    out.push(self.decode("event", v)?);
+                }
+                return Ok(out);
+            }
+        };
+        let tx = db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(EVENTS).map_err(|e| self.err(e))?;
         for row in table
             .range((origin.as_str(), from)..=(origin.as_str(), to))
             .map_err(|e| self.err(e))?
@@ -458,7 +546,14 @@ impl Store {
             return Ok(());
         }
         self.recover()?;
-        let result = self.write(&batch);
+        let db = match &mut self.backend {
+            Backend::Redb(db) => db,
+            Backend::Memory(t) => {
+                t.write(&batch);
+                return Ok(());
+            }
+        };
+        let result = write(db, &batch).map_err(|e| self.err(e));
         if result.is_err() {
             self.broken = self.file.is_some();
         }
@@ -478,74 +573,119 @@ impl Store {
         let stand_in = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| self.err(e))?;
-        drop(std::mem::replace(&mut self.db, stand_in));
+        drop(std::mem::replace(
+            &mut self.backend,
+            Backend::Redb(stand_in),
+        ));
         let db = Database::create(&file).map_err(|e| self.err(e));
-        self.db = db?;
+        self.backend = Backend::Redb(db?);
         self.broken = false;
         Ok(())
     }
+}
 
-    fn write(&self, batch: &Batch) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut t = tx.open_table(META).map_err(|e| self.err(e))?;
-            for (k, v) in &batch.meta {
-                t.insert(k.as_str(), v.as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(TOKENS).map_err(|e| self.err(e))?;
-            for (seat, token) in &batch.tokens {
-                t.insert(
-                    (seat.flight.as_str(), seat.seat.as_str()),
-                    encode(token).as_slice(),
-                )
-                .map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(TICKETS).map_err(|e| self.err(e))?;
-            for (id, ticket) in &batch.tickets {
-                t.insert(id.as_str(), encode(ticket).as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(EVENTS).map_err(|e| self.err(e))?;
-            for ev in &batch.events {
-                t.insert((ev.origin.as_str(), ev.seq), encode(ev).as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(CLOCK).map_err(|e| self.err(e))?;
-            for (origin, seq) in &batch.clock {
-                t.insert(origin.as_str(), *seq).map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(CATALOG).map_err(|e| self.err(e))?;
-            for (airline, bytes) in &batch.catalog {
-                t.insert(airline.as_str(), bytes.as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(OPERATIONS).map_err(|e| self.err(e))?;
-            for (key, op) in &batch.operations {
-                match op {
-                    Some(op) => t.insert(key.as_str(), encode(op).as_slice()).map(drop),
-                    None => t.remove(key.as_str()).map(drop),
-                }
-                .map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(HOLDS).map_err(|e| self.err(e))?;
-            for (id, hold) in &batch.holds {
-                match hold {
-                    Some(h) => t.insert(id.as_str(), encode(h).as_slice()).map(drop),
-                    None => t.remove(id.as_str()).map(drop),
-                }
-                .map_err(|e| self.err(e))?;
-            }
-            let mut t = tx.open_table(OUTBOX).map_err(|e| self.err(e))?;
-            for (seat, entry) in &batch.outbox {
-                let key = (seat.flight.as_str(), seat.seat.as_str());
-                match entry {
-                    Some(e) => t.insert(key, encode(e).as_slice()).map(drop),
-                    None => t.remove(key).map(drop),
-                }
-                .map_err(|e| self.err(e))?;
+impl Tables {
+    /// What [`write`] does to redb, done to the maps: the same keys, the same encoded values.
+    fn write(&mut self, batch: &Batch) {
+        fn put<K: Ord>(table: &mut BTreeMap<K, Value>, key: K, value: Option<Vec<u8>>) {
+            match value {
+                Some(v) => table.insert(key, v.into()),
+                None => table.remove(&key),
+            };
+        }
+        let seat_key = |s: &SeatId| (s.flight.as_str().to_owned(), s.seat.as_str().to_owned());
+        for (k, v) in &batch.meta {
+            put(&mut self.meta, k.clone(), Some(v.clone()));
+        }
+        for (seat, token) in &batch.tokens {
+            put(&mut self.tokens, seat_key(seat), Some(encode(token)));
+        }
+        for (id, ticket) in &batch.tickets {
+            put(&mut self.tickets, id.as_str().into(), Some(encode(ticket)));
+        }
+        for ev in &batch.events {
+            put(
+                &mut self.events,
+                (ev.origin.as_str().into(), ev.seq),
+                Some(encode(ev)),
+            );
+        }
+        for (origin, seq) in &batch.clock {
+            self.clock.insert(origin.as_str().into(), *seq);
+        }
+        for (airline, bytes) in &batch.catalog {
+            put(
+                &mut self.catalog,
+                airline.as_str().into(),
+                Some(bytes.clone()),
+            );
+        }
+        for (key, op) in &batch.operations {
+            put(&mut self.operations, key.clone(), op.as_ref().map(encode));
+        }
+        for (id, hold) in &batch.holds {
+            put(&mut self.holds, id.clone(), hold.as_ref().map(encode));
+        }
+        for (seat, entry) in &batch.outbox {
+            put(&mut self.outbox, seat_key(seat), entry.as_ref().map(encode));
+        }
+    }
+}
+
+/// Writes `batch` to `db` in one durable transaction.
+fn write(db: &Database, batch: &Batch) -> Result<(), redb::Error> {
+    let tx = db.begin_write()?;
+    {
+        let mut t = tx.open_table(META)?;
+        for (k, v) in &batch.meta {
+            t.insert(k.as_str(), v.as_slice())?;
+        }
+        let mut t = tx.open_table(TOKENS)?;
+        for (seat, token) in &batch.tokens {
+            t.insert(
+                (seat.flight.as_str(), seat.seat.as_str()),
+                encode(token).as_slice(),
+            )?;
+        }
+        let mut t = tx.open_table(TICKETS)?;
+        for (id, ticket) in &batch.tickets {
+            t.insert(id.as_str(), encode(ticket).as_slice())?;
+        }
+        let mut t = tx.open_table(EVENTS)?;
+        for ev in &batch.events {
+            t.insert((ev.origin.as_str(), ev.seq), encode(ev).as_slice())?;
+        }
+        let mut t = tx.open_table(CLOCK)?;
+        for (origin, seq) in &batch.clock {
+            t.insert(origin.as_str(), *seq)?;
+        }
+        let mut t = tx.open_table(CATALOG)?;
+        for (airline, bytes) in &batch.catalog {
+            t.insert(airline.as_str(), bytes.as_slice())?;
+        }
+        let mut t = tx.open_table(OPERATIONS)?;
+        for (key, op) in &batch.operations {
+            match op {
+                Some(op) => drop(t.insert(key.as_str(), encode(op).as_slice())?),
+                None => drop(t.remove(key.as_str())?),
             }
         }
-        tx.commit().map_err(|e| self.err(e))
+        let mut t = tx.open_table(HOLDS)?;
+        for (id, hold) in &batch.holds {
+            match hold {
+                Some(h) => drop(t.insert(id.as_str(), encode(h).as_slice())?),
+                None => drop(t.remove(id.as_str())?),
+            }
+        }
+        let mut t = tx.open_table(OUTBOX)?;
+        for (seat, entry) in &batch.outbox {
+            let key = (seat.flight.as_str(), seat.seat.as_str());
+            match entry {
+                Some(e) => drop(t.insert(key, encode(e).as_slice())?),
+                None => drop(t.remove(key)?),
+            }
+        }
     }
+    tx.commit()?;
+    Ok(())
 }

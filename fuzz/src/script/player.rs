@@ -6,11 +6,10 @@
 //! It must never repair or skip what the node did: a failed check is a panic, the fuzzer's
 //! finding.
 
-use super::keys::{key_of, signing_key, verifying_key};
+use super::keys::{key_of, signature, verifies, verifying_key};
 use super::pool::{cut, label};
 use super::{MAX_EVENTS, MAX_OPS, Nonce, Op, Pool, Seen, Who};
 use crate::{AIRLINES, T0};
-use ed25519_dalek::{Signature, Signer, Verifier};
 use passcom_crdt::{AirlineId, FlightId, Millis, VectorClock};
 use passcom_node::{
     Event, HoldRequest, Input, KeyRecord, LegRequest, Message, Node, Output, Presence,
@@ -248,10 +247,7 @@ impl<'a> Player<'a> {
                             key: verifying_key(key.key_index()).to_bytes().to_vec(),
                             signature: Vec::new(),
                         };
-                        r.signature = signing_key(signer.key_index())
-                            .sign(&r.signed_bytes())
-                            .to_bytes()
-                            .to_vec();
+                        r.signature = signature(signer.key_index(), r.signed_bytes());
                         r
                     })
                     .collect();
@@ -375,8 +371,7 @@ impl<'a> Player<'a> {
             }
             let must_verify = e.origin == me || self.signatures;
             if must_verify && let Some(i) = key_of(&e.origin).filter(|i| *i < AIRLINES.len()) {
-                let ok = Signature::from_slice(&e.signature)
-                    .is_ok_and(|sig| verifying_key(i).verify(&e.signed_bytes(), &sig).is_ok());
+                let ok = verifies(i, e.signed_bytes(), &e.signature);
                 assert!(
                     ok,
                     "event {} of {} in the log is not signed by it",
