@@ -16,11 +16,11 @@ pub const WIRE_VERSION: u32 = 5;
 /// The gossipsub topic that carries every live event (catalog changes, seat-token changes and
 /// tickets). One topic, because an event is signed as a whole by its origin: splitting it by
 /// content would break the signature, and a subscriber filters what it wants after decoding.
-pub const EVENTS_TOPIC: &str = "passcom/v6/events";
+pub const EVENTS_TOPIC: &str = "passcom/v5/events";
 
 /// The request-response protocol for messages to one peer: token hand-overs, seat requests,
 /// vector-clock exchange and catch-up events.
-pub const DIRECT_PROTOCOL: &str = "/passcom/direct/6";
+pub const DIRECT_PROTOCOL: &str = "/passcom/direct/5";
 
 /// The identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/passcom/1";

@@ -180,11 +180,6 @@ pub enum Message {
         /// answer can say whether another process of the same identity asks too (see
         /// [`Presence`]).
         incarnation: u64,
-        /// Whether the answer should carry the events the asker lacks. A peer asks one
-        /// partner at a time for them (every partner while it recovers): the others' answers
-        /// carry none and only say, in `more`, whether they hold any, so a network of `n`
-        /// peers does not send each missing event `n - 1` times.
-        events: bool,
     },
     /// The answer to a [`Message::SyncRequest`]: events the asker lacked, fair across
     /// origins so that no origin's backlog starves another's (see `Node::events_missing_from`).
@@ -192,8 +187,7 @@ pub enum Message {
         /// The events, at most `Config::max_events_per_sync`.
         #[serde(with = "crate::bytes::events")]
         events: Vec<Event>,
-        /// The responder holds more that the asker lacks: ask again (at once, if this page
-        /// carried events).
+        /// The responder has more that the asker lacks: ask again at once.
         more: bool,
         /// The asker's `nonce`, echoed.
         nonce: Millis,

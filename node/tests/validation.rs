@@ -396,7 +396,6 @@ fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record_eve
         clock: asker.clock().clone(),
         nonce: T0,
         incarnation: asker.incarnation(),
-        events: true,
     };
     let deliver = |to: &mut Node, from: &str, out: Vec<Output>| {
         // Pages first, key records after them: the worst order for the receiver.
@@ -478,7 +477,6 @@ fn a_rejection_names_the_message_not_every_message_of_its_sender() {
         clock,
         nonce: T0,
         incarnation: 7,
-        events: true,
     };
     let out = rumos.handle_batch(
         vec![
@@ -608,7 +606,6 @@ fn an_empty_page_travels_without_key_records() {
         clock: rumos.clock().clone(),
         nonce: T0,
         incarnation: 7,
-        events: true,
     };
     let out = rumos.handle(
         Input::Message {

@@ -203,8 +203,6 @@ pub enum Op {
         nonce: i32,
         /// Its incarnation.
         incarnation: u8,
-        /// Whether it asks for the events it lacks, or only whether the receiver holds any.
-        events: bool,
     },
     /// Key records: `airline` bound to `key`'s verifying key, signed by `signer`'s.
     Keys {

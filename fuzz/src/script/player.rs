@@ -218,7 +218,6 @@ impl<'a> Player<'a> {
                 clock,
                 nonce,
                 incarnation,
-                events,
             } => {
                 let mut vc = VectorClock::new();
                 for (who, n) in [Who::Rumos, Who::Giro, Who::Boreal, Who::Zeta]
@@ -233,7 +232,6 @@ impl<'a> Player<'a> {
                         clock: vc,
                         nonce: T0 + i64::from(*nonce),
                         incarnation: u64::from(*incarnation),
-                        events: *events,
                     },
                 );
             }

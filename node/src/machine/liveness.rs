@@ -72,9 +72,7 @@ impl Node {
         // A new connection is itself fresh evidence: count on the partner until it fails to
         // answer for `suspect_after_ms`.
         self.connected.insert(peer.clone(), now);
-        // Its answer says whether it holds events we lack (a recovering peer asks for them
-        // at once: it needs every partner's).
-        self.ask_sync(&peer, !self.phase.is_active());
+        self.ask_sync(&peer);
         self.tokens_arrived = true; // holders may be reachable now
     }
 
@@ -117,9 +115,8 @@ impl Node {
         }
         let back: Vec<AirlineId> = fresh.difference(&self.reachable).cloned().collect();
         self.reachable = fresh;
-        let recovering = !self.phase.is_active();
         for peer in back {
-            self.ask_sync(&peer, recovering);
+            self.ask_sync(&peer);
         }
         self.tokens_arrived = true;
     }

@@ -140,8 +140,6 @@ pub struct Node {
     dirty_docs: BTreeSet<AirlineId>,
     direct: BTreeSet<AirlineId>,
     sync_asked: BTreeSet<AirlineId>,
-    /// Whom catch-up fetches events from, and who is known to hold more (see `catchup.rs`).
-    fetch: catchup::Fetch,
     out: Vec<Output>,
     tickets_in_batch: u32,
     tokens_arrived: bool,
@@ -280,7 +278,6 @@ impl Node {
             dirty_docs: BTreeSet::new(),
             direct: BTreeSet::new(),
             sync_asked: BTreeSet::new(),
-            fetch: Default::default(),
             out: Vec::new(),
             tickets_in_batch: 0,
             tokens_arrived: false,
@@ -694,6 +691,8 @@ impl Node {
         self.out.push(Output::Reply(id, reply));
     }
 
+    /// Sends `peer` our clock (once per batch): it answers with what we lack, and the answer
+    /// is also the failure detector's proof that it is alive.
     /// Rejects the message being handled, from `from`, for `reason`.
     pub(super) fn reject(&mut self, from: &AirlineId, reason: String) {
         self.out.push(Output::Rejected {
@@ -714,10 +713,7 @@ impl Node {
         tag.filter(|(b, _)| *b == self.batch_no).map(|(_, i)| i)
     }
 
-    /// Sends `peer` our clock (once per batch), asking for the events we lack when `events`
-    /// (a request already queued for it in this batch is upgraded), else only whether it
-    /// holds any: the answer is also the failure detector's proof that it is alive.
-    fn ask_sync(&mut self, peer: &AirlineId, events: bool) {
+    fn ask_sync(&mut self, peer: &AirlineId) {
         if self.sync_asked.insert(peer.clone()) {
             self.out.push(Output::Send {
                 to: peer.clone(),
@@ -725,20 +721,8 @@ impl Node {
                     clock: self.clock.clone(),
                     nonce: self.last_now,
                     incarnation: self.incarnation,
-                    events,
                 },
             });
-        } else if events {
-            for o in &mut self.out {
-                if let Output::Send {
-                    to,
-                    msg: Message::SyncRequest { events: e, .. },
-                } = o
-                    && to == peer
-                {
-                    *e = true;
-                }
-            }
         }
     }
 
@@ -749,8 +733,7 @@ impl Node {
                 clock,
                 nonce,
                 incarnation,
-                events,
-            } => self.on_sync_request(&from, &clock, nonce, incarnation, events, now),
+            } => self.on_sync_request(&from, &clock, nonce, incarnation, now),
             Message::Page {
                 events,
                 more,

@@ -76,7 +76,7 @@ impl Node {
         }
         self.drain_deferred(now);
         if gap {
-            self.note_ahead(from, now);
+            self.ask_sync(from);
         }
     }
 

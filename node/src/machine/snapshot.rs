@@ -66,7 +66,6 @@ impl Node {
             dirty_docs: self.dirty_docs.clone(),
             direct: self.direct.clone(),
             sync_asked: self.sync_asked.clone(),
-            fetch: self.fetch.clone(),
             out: Vec::new(),
             tickets_in_batch: self.tickets_in_batch,
             tokens_arrived: self.tokens_arrived,

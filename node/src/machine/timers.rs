@@ -17,7 +17,12 @@ impl Node {
         match t {
             Timer::Tick => {
                 self.deferred.expire_unverified(now);
-                self.probe_partners(now);
+                // Every connected partner is probed, reachable or not, so that one that comes
+                // back is noticed without waiting for a new connection.
+                let peers: Vec<AirlineId> = self.connected.keys().cloned().collect();
+                for peer in peers {
+                    self.ask_sync(&peer);
+                }
                 self.out.push(Output::SetTimer {
                     at: now + self.cfg.tick_ms,
                     timer: Timer::Tick,
