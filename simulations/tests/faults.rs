@@ -377,3 +377,25 @@ fn a_twins_events_are_judged_with_the_copies_that_hold_them() {
     assert_no_violation(&opts, &outcomes);
     assert!(outcomes.iter().all(|o| o.metrics.faults.twins > 0));
 }
+
+/// Seeds of the default schedules (2,000 steps) that the first long run, 100,000 schedules
+/// on the main of 2026-12-04 (3e686aa), failed, each for a way the checker judged events lost
+/// wrongly (the node did nothing wrong in any of them):
+/// seed 1137, events of a peer gone for good, waiting in a partner's queue of early events
+/// for a dependency, judged lost at the final heal and applied moments later; seed 18421, an
+/// origin writing a number again after its twin (the last copy of the old event) stopped,
+/// where the new event itself was counted as a copy of the old; seed 20198, a twin of giro
+/// that outlived every disk held the last copies of rumos' and boreal's events, and only
+/// giro's were judged lost when it stopped.
+#[test]
+fn events_held_by_a_stopped_twin_or_queued_for_a_gone_peer_are_judged_right() {
+    let opts = SimOptions {
+        steps: 2_000,
+        ..SimOptions::default()
+    };
+    let outcomes: Vec<Outcome> = [1137, 18421, 20198]
+        .into_iter()
+        .map(|seed| run_schedule(&opts, seed))
+        .collect();
+    assert_no_violation(&opts, &outcomes);
+}

@@ -14,7 +14,15 @@ impl Simulation {
         for p in &mut self.peers {
             p.snapshot = None;
         }
-        self.forget_lost();
+        // Peers gone for good are judged once the peers agree, below, not here: their events
+        // may wait in a partner's queue of early events for a dependency that lands in the
+        // final phase (seed 1137 of the default schedules).
+        let keep = self
+            .all_surviving()
+            .into_iter()
+            .filter(|&(x, _)| !self.peers[x].gone)
+            .collect();
+        self.forget_beyond(keep);
         // The twin's operator stops it (its store goes with it) after what it holds was
         // counted above: its messages still in flight land during the final phase, and what
         // reached nobody is forgotten before the converged state is judged.
@@ -107,11 +115,13 @@ impl Simulation {
         // A peer gone for good took its disk with it: only what its partners hold survives.
         // Judged once they agree, not at the heal: events of it waiting in a partner's queue
         // of early events are applied during the final phase.
-        // Likewise a stopped twin took its store: what it wrote that reached nobody is gone.
+        // Likewise a stopped twin took its store: what it wrote, or held alone, that reached
+        // nobody is gone.
         let gone: Vec<usize> = (0..self.peers.len())
             .filter(|&n| {
                 self.peers[n].gone
-                    || (self.twins.current.is_none() && self.is_twinned(&self.world.airlines[n]))
+                    || (self.twins.current.is_none()
+                        && self.judged_at_the_end(&self.world.airlines[n]))
             })
             .collect();
         let keep = gone.iter().map(|&n| (n, self.surviving_seq(n))).collect();

@@ -491,11 +491,21 @@ impl Simulation {
     /// since a disk replacement cancels every pending rollback). A peer gone for good took
     /// its disk and its snapshots with it.
     pub(super) fn surviving_seq(&self, x: usize) -> u64 {
+        self.copies_seq(x, u64::MAX)
+            // A running twin's store is a copy too: what it holds it also serves.
+            .max(self.twin_holds(&self.world.airlines[x]))
+    }
+
+    /// [`Simulation::surviving_seq`] without the running twin, with `x`'s own running store
+    /// counted as holding at most `own_cap` of its events (to judge a number `x` has just
+    /// written again: its store already holds the new event, which is no copy of the old).
+    pub(super) fn copies_seq(&self, x: usize, own_cap: u64) -> u64 {
         let origin = &self.world.airlines[x];
         (0..self.peers.len())
             .filter(|&y| !self.peers[y].gone)
             .map(|y| {
                 let disk = match (&self.peers[y].node, &self.peers[y].fate) {
+                    (Some(node), _) if y == x => node.clock().get(origin).min(own_cap),
                     (Some(node), _) => node.clock().get(origin),
                     (None, DiskFate::Kept) => self.peers[y].last_clock.get(origin),
                     (None, DiskFate::Empty) => 0,
@@ -506,8 +516,6 @@ impl Simulation {
             })
             .max()
             .unwrap_or(0)
-            // A running twin's store is a copy too: what it holds it also serves.
-            .max(self.twin_holds(origin))
     }
 
     /// [`Simulation::surviving_seq`] of every peer.
