@@ -27,13 +27,30 @@ pub fn actor_for(airline: &AirlineId) -> ActorId {
 pub struct AirlineCatalog {
     airline: AirlineId,
     doc: AutoCommit,
+    /// The document read back into values, computed on first use after each change and
+    /// cloned with the document: reading a flight back is a dozen Automerge lookups, and a
+    /// remote change was read three times (before, after, and into the union view), the
+    /// largest cost of applying a catalog-carrying event.
+    read: std::sync::OnceLock<Read>,
+}
+
+/// What [`AirlineCatalog`] reads back from its document.
+#[derive(Clone, Debug)]
+struct Read {
+    /// Every flight entry as stored, checked or not.
+    raw_flights: Vec<Flight>,
+    airports: Vec<Airport>,
 }
 
 impl AirlineCatalog {
     /// An empty replica of `airline`'s document.
     pub fn new(airline: AirlineId) -> Self {
         let doc = AutoCommit::new().with_actor(actor_for(&airline));
-        Self { airline, doc }
+        Self {
+            airline,
+            doc,
+            read: std::sync::OnceLock::new(),
+        }
     }
 
     /// Loads a replica saved by [`AirlineCatalog::save`]. Refuses a document holding changes by
@@ -49,7 +66,11 @@ impl AirlineCatalog {
             return Err(CatalogError::ForeignChange { document: airline });
         }
         doc.set_actor(expected);
-        Ok(Self { airline, doc })
+        Ok(Self {
+            airline,
+            doc,
+            read: std::sync::OnceLock::new(),
+        })
     }
 
     /// The airline whose document this is.
@@ -80,6 +101,14 @@ impl AirlineCatalog {
     /// actor, else nothing is applied and [`CatalogError::ForeignChange`] is returned.
     /// Re-applying a known change is a no-op, so deliveries may repeat.
     pub fn apply_remote(&mut self, changes: &[Vec<u8>]) -> Result<(), CatalogError> {
+        *self = self.clone().applied(changes)?;
+        Ok(())
+    }
+
+    /// [`AirlineCatalog::apply_remote`] on a document the caller gives up: the document after
+    /// the changes, or the error (the document is then dropped, never left half-applied).
+    /// For a trial copy, it saves copying the document a second time.
+    pub(super) fn applied(self, changes: &[Vec<u8>]) -> Result<Self, CatalogError> {
         let expected = actor_for(&self.airline);
         let mut decoded = Vec::with_capacity(changes.len());
         for bytes in changes {
@@ -101,17 +130,17 @@ impl AirlineCatalog {
         }
         // automerge 0.12 panics on some malformed changes ("Obj … Missing from Index", found
         // by the catalog_apply fuzz target), which would let a signed but hostile change take
-        // the peer down. Apply to a copy, catch a panic, and keep the copy only on success:
-        // the document is never left half-applied.
-        let mut trial = self.doc.clone();
+        // the peer down. The panic is caught and the document, maybe half-applied, dropped.
+        let mut doc = self.doc;
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            trial.apply_changes(decoded).map(|()| trial)
+            doc.apply_changes(decoded).map(|()| doc)
         }));
         match applied {
-            Ok(Ok(doc)) => {
-                self.doc = doc;
-                Ok(())
-            }
+            Ok(Ok(doc)) => Ok(Self {
+                airline: self.airline,
+                doc,
+                read: std::sync::OnceLock::new(),
+            }),
             Ok(Err(e)) => Err(automerge_err(e)),
             Err(_) => Err(CatalogError::Decode(
                 "the change is malformed (Automerge could not apply it)".into(),
@@ -148,6 +177,7 @@ impl AirlineCatalog {
 
     /// Adds or updates airports in this airline's document; returns the encoded change.
     pub fn put_airports(&mut self, airports: &[Airport]) -> Result<Vec<Vec<u8>>, CatalogError> {
+        self.read = std::sync::OnceLock::new();
         let before = self.doc.get_heads();
         let root = self.map("airports")?;
         for a in airports {
@@ -197,6 +227,7 @@ impl AirlineCatalog {
         &mut self,
         flights: &[Flight],
     ) -> Result<Vec<Vec<u8>>, CatalogError> {
+        self.read = std::sync::OnceLock::new();
         let before = self.doc.get_heads();
         let root = self.map("flights")?;
         for f in flights {
@@ -268,8 +299,20 @@ impl AirlineCatalog {
             .collect()
     }
 
+    /// The document read back into values (see the `read` field).
+    fn read(&self) -> &Read {
+        self.read.get_or_init(|| Read {
+            raw_flights: self.read_flights(),
+            airports: self.read_airports(),
+        })
+    }
+
     /// The airports in this document, by IATA code.
     pub fn airports(&self) -> Vec<Airport> {
+        self.read().airports.clone()
+    }
+
+    fn read_airports(&self) -> Vec<Airport> {
         self.entries("airports")
             .into_iter()
             .map(|(iata, o)| Airport {
@@ -288,18 +331,23 @@ impl AirlineCatalog {
     /// document's is skipped: no airline can publish flights under another's name.
     pub fn flights(&self) -> Vec<Flight> {
         self.raw_flights()
-            .into_iter()
+            .iter()
             .filter(|f| f.airline == self.airline)
             // A remote document can hold anything its airline signed; a flight no local edit
             // could have written (no seats, 10^9 rows, escrow beyond the cabin, an id of
             // another airline's code) is not shown, so nothing downstream meets it (found by
             // the `catalog_apply` fuzz target).
             .filter(|f| f.validate().is_ok())
+            .cloned()
             .collect()
     }
 
     /// Every flight entry of the document as stored, checked or not.
-    pub(super) fn raw_flights(&self) -> Vec<Flight> {
+    pub(super) fn raw_flights(&self) -> &[Flight] {
+        &self.read().raw_flights
+    }
+
+    fn read_flights(&self) -> Vec<Flight> {
         self.entries("flights")
             .into_iter()
             .map(|(id, o)| Flight {

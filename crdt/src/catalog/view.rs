@@ -85,19 +85,19 @@ impl Catalog {
         changes: &[Vec<u8>],
     ) -> Result<AirlineCatalog, CatalogError> {
         let current = self.docs.get(airline);
-        let mut trial = current
-            .cloned()
-            .unwrap_or_else(|| AirlineCatalog::new(airline.clone()));
-        let before: BTreeMap<FlightId, Flight> = current
+        let before: BTreeMap<&FlightId, &Flight> = current
             .map(|d| d.raw_flights())
             .unwrap_or_default()
-            .into_iter()
-            .map(|f| (f.id.clone(), f))
+            .iter()
+            .map(|f| (&f.id, f))
             .collect();
-        trial.apply_remote(changes)?;
+        let trial = current
+            .cloned()
+            .unwrap_or_else(|| AirlineCatalog::new(airline.clone()))
+            .applied(changes)?;
         for f in trial.raw_flights() {
-            let old = before.get(&f.id);
-            if old == Some(&f) {
+            let old = before.get(&f.id).copied();
+            if old == Some(f) {
                 continue; // untouched by these changes
             }
             if &f.airline != airline {
@@ -109,7 +109,7 @@ impl Catalog {
             }
             f.validate()?;
             if let Some(old) = old.filter(|o| o.validate().is_ok()) {
-                old.check_change(&f)?;
+                old.check_change(f)?;
             }
             if let Some(other) = self.flights.get(&f.id)
                 && &other.airline != airline
