@@ -112,6 +112,9 @@ pub struct Checker {
     by_seq: BTreeMap<(AirlineId, u64), usize>,
     /// Every ticket confirmed to a client, in order, for the replay.
     confirmed_log: Vec<Ticket>,
+    /// Events judged lost, as they were: one that surfaces after all (it waited in a queue of
+    /// early events, which no node getter shows) is taken back by [`Checker::revive`].
+    forgotten: BTreeMap<(AirlineId, u64), Event>,
 }
 
 impl Checker {
@@ -403,14 +406,18 @@ impl Checker {
         if keep.iter().all(|(o, k)| self.last_seq(o) <= *k) {
             return Ok(Vec::new());
         }
-        let log: Vec<Event> = std::mem::take(&mut self.log)
+        let (log, lost): (Vec<Event>, Vec<Event>) = std::mem::take(&mut self.log)
             .into_iter()
-            .filter(|e| keep.get(&e.origin).is_none_or(|k| e.seq <= *k))
-            .collect();
+            .partition(|e| keep.get(&e.origin).is_none_or(|k| e.seq <= *k));
         let confirmed = std::mem::take(&mut self.confirmed_log);
         let capacity = std::mem::take(&mut self.capacity);
+        let mut forgotten = std::mem::take(&mut self.forgotten);
+        for e in lost {
+            forgotten.insert((e.origin.clone(), e.seq), e);
+        }
         *self = Checker {
             capacity,
+            forgotten,
             ..Checker::default()
         };
         for ev in &log {
@@ -425,6 +432,36 @@ impl Checker {
             }
         }
         Ok(forgiven)
+    }
+
+    /// Takes back events judged lost that `node` (a converged peer) holds after all, exactly
+    /// as they were sealed: each origin's events above the checker's last number, in order,
+    /// while each is one the checker forgot. A copy the checker could not see survived (an
+    /// event waiting in a partner's queue of early events when a disk was replaced, applied
+    /// once its dependency landed: seed 29412 of the default schedules). Anything else the
+    /// node holds beyond is left for [`Checker::check_converged`] to report.
+    ///
+    /// Errors: a revived event breaks an invariant against what was sealed since (its number
+    /// was reused, or its seat written again): a real conflict, not a judgment error.
+    pub fn revive(&mut self, node: &Node) -> Result<(), Breach> {
+        let mut known = passcom_crdt::VectorClock::new();
+        for (origin, seq) in &self.last_seq {
+            known.observe(origin, *seq);
+        }
+        let Ok((events, _)) = node.events_missing_from(&known, usize::MAX) else {
+            return Ok(());
+        };
+        let mut events: Vec<Event> = events;
+        events.sort_by(|a, b| (&a.origin, a.seq).cmp(&(&b.origin, b.seq)));
+        for ev in events {
+            let key = (ev.origin.clone(), ev.seq);
+            if ev.seq != self.last_seq(&ev.origin) + 1 || self.forgotten.get(&key) != Some(&ev) {
+                continue;
+            }
+            self.forgotten.remove(&key);
+            self.observe_event(&ev)?;
+        }
+        Ok(())
     }
 
     /// Invariant 4 after a crash: the restarted `node` still has every ticket it confirmed.

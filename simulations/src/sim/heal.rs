@@ -130,6 +130,11 @@ impl Simulation {
             return;
         }
         let nodes: Vec<&Node> = self.peers.iter().filter_map(|p| p.node.as_ref()).collect();
+        if let Some(view) = nodes.first()
+            && let Err(b) = self.checker.revive(view)
+        {
+            return self.breach(b);
+        }
         if let Err(b) = self.checker.check_converged(&nodes) {
             self.breach(b);
         }
