@@ -326,15 +326,15 @@ impl Cluster {
             log.push(env.clone());
         }
         let Envelope { from, msg, .. } = env;
-        for to in targets {
-            self.input(
-                &to,
-                Input::Message {
-                    from: from.clone(),
-                    msg: msg.clone(),
-                },
-            );
+        // The last receiver takes the message itself: a point-to-point delivery copies
+        // nothing, so the benchmark's timings hold the node's work only.
+        let (last, first) = targets.split_last().expect("targets is not empty");
+        for to in first {
+            let msg = msg.clone();
+            let from = from.clone();
+            self.input(to, Input::Message { from, msg });
         }
+        self.input(last, Input::Message { from, msg });
         true
     }
 
