@@ -7,11 +7,12 @@
 
 use ed25519_dalek::SigningKey;
 use passcom_crdt::{AirlineId, Airport, Flight, FlightId, Millis};
+use passcom_node::cluster::Cluster;
+use passcom_node::fixtures;
 use passcom_node::{
-    Config, HoldRequest, Input, LegRequest, Message, Node, Output, PurchaseRequest, Request, Store,
-    Timer,
+    Config, HoldRequest, Input, LegRequest, Message, Node, PurchaseRequest, Request, Store, Timer,
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 pub mod script;
 
@@ -19,7 +20,7 @@ pub mod script;
 pub use passcom_node::memdisk::MemDisk;
 
 /// The fixed "now" of every fixture (late 2027), so that flights are in the future.
-pub const T0: Millis = 1_800_000_000_000;
+pub use passcom_node::fixtures::T0;
 
 /// The three airlines of the fixture network.
 pub const AIRLINES: [&str; 3] = ["rumos", "giro", "boreal"];
@@ -234,130 +235,58 @@ impl Start {
     }
 }
 
-/// Four airports, enough for the fixture flights.
+/// Four airports, enough for the fixture flights ([`fixtures::airport`], placed at
+/// -15°, -47°: the seed corpora were recorded with these values).
 pub fn airports() -> Vec<Airport> {
-    ["GRU", "GIG", "BSB", "SSA"]
-        .iter()
-        .map(|c| Airport {
-            iata: (*c).into(),
-            name: format!("{c} airport"),
-            city: (*c).into(),
-            state: "XX".into(),
+    fixtures::airports(&["GRU", "GIG", "BSB", "SSA"])
+        .into_iter()
+        .map(|a| Airport {
             latitude: -15.0,
             longitude: -47.0,
-            time_zone: String::new(),
+            ..a
         })
         .collect()
 }
 
-/// One small flight of `airline`: 3 rows of `ABCD`, a quarter of the seats in escrow at each
-/// other fixture airline.
+/// One small flight of `airline` ([`fixtures::flight`]) a day after [`T0`], one hour long:
+/// 3 rows of `ABCD`, a quarter of the seats in escrow at each other fixture airline.
 pub fn flight(airline: &str, number: u32) -> Flight {
-    let me = AirlineId::new(airline);
-    let partners: Vec<AirlineId> = AIRLINES
-        .iter()
-        .filter(|a| **a != airline)
-        .map(|a| AirlineId::new(*a))
-        .collect();
+    let partners: Vec<&str> = AIRLINES.iter().copied().filter(|a| *a != airline).collect();
+    let id = format!("{}{number}", &airline[..2].to_uppercase());
     let departure = T0 + 86_400_000;
-    Flight {
-        id: FlightId::new(format!("{}{number}", &airline[..2].to_uppercase())),
-        airline: me,
-        origin: "GRU".into(),
-        destination: "GIG".into(),
-        departure,
+    let f = Flight {
         arrival: departure + 3_600_000,
         rows: 3,
         letters: "ABCD".into(),
-        fare_cents: 10_000,
-        cancelled: false,
-        escrow: Flight::escrow_for(12, 0.25, &partners),
-    }
+        ..fixtures::flight(airline, &id, "GRU", "GIG", departure)
+    };
+    fixtures::with_escrow(f, 0.25, &partners)
 }
 
 /// A message that travelled in the fixture network: who sent it, to whom (`None`: gossip),
-/// and what.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    /// The sender.
-    pub from: AirlineId,
-    /// The receiver, or `None` for a broadcast.
-    pub to: Option<AirlineId>,
-    /// The message.
-    pub msg: Message,
+/// and what — the record of [`passcom_node::cluster`].
+pub use passcom_node::cluster::Envelope as Recorded;
+
+/// The fixture network: the three airlines over in-memory devices, signing with their
+/// fixture keys, exchanging messages in order and recording every one. Rejections are kept,
+/// not fatal, and a storm fails after 10,000 deliveries.
+fn net() -> Cluster {
+    let mut net = Cluster::in_memory(&[]);
+    for a in AIRLINES {
+        net.configs.insert(AirlineId::new(a), config(a, true));
+        net.open(a);
+    }
+    net.log = Some(Vec::new());
+    net.strict = false;
+    net.settle_bound = 10_000;
+    net.connect_all();
+    net
 }
 
-/// Three in-memory nodes that exchange messages in order, recording every one.
-struct Net {
-    nodes: BTreeMap<AirlineId, Node>,
-    disks: BTreeMap<AirlineId, MemDisk>,
-    queue: VecDeque<Recorded>,
-    log: Vec<Recorded>,
-    now: Millis,
-    next_request: u64,
-}
-
-impl Net {
-    fn feed(&mut self, at: &AirlineId, input: Input) {
-        let out = self
-            .nodes
-            .get_mut(at)
-            .expect("a fixture node")
-            .handle(input, self.now);
-        for o in out {
-            let rec = match o {
-                Output::Send { to, msg } => Recorded {
-                    from: at.clone(),
-                    to: Some(to),
-                    msg,
-                },
-                Output::Broadcast(msg) => Recorded {
-                    from: at.clone(),
-                    to: None,
-                    msg,
-                },
-                _ => continue,
-            };
-            self.queue.push_back(rec);
-        }
-    }
-
-    /// Delivers queued messages until none is left, with a bound: a fixture that does not
-    /// settle in this many deliveries is a bug worth a panic, not a hang.
-    fn settle(&mut self) {
-        for _ in 0..10_000 {
-            let Some(rec) = self.queue.pop_front() else {
-                return;
-            };
-            self.log.push(rec.clone());
-            let targets: Vec<AirlineId> = match &rec.to {
-                Some(to) => vec![to.clone()],
-                None => self
-                    .nodes
-                    .keys()
-                    .filter(|a| **a != rec.from)
-                    .cloned()
-                    .collect(),
-            };
-            for to in targets {
-                self.feed(
-                    &to,
-                    Input::Message {
-                        from: rec.from.clone(),
-                        msg: rec.msg.clone(),
-                    },
-                );
-            }
-        }
-        panic!("the fixture network did not settle");
-    }
-
-    fn request(&mut self, at: &str, req: Request) {
-        self.next_request += 1;
-        let id = self.next_request;
-        self.feed(&AirlineId::new(at), Input::Request(id, req));
-        self.settle();
-    }
+/// Hands `req` to `at` and delivers everything that follows.
+fn request(net: &mut Cluster, at: &str, req: Request) {
+    net.request(at, req);
+    net.settle();
 }
 
 /// What [`exchange`] recorded.
@@ -386,31 +315,14 @@ pub fn record_exchange() -> Vec<Recorded> {
 
 /// [`record_exchange`], with snapshots of the victim's database along the way.
 pub fn exchange() -> Exchange {
-    let disks: BTreeMap<AirlineId, MemDisk> = AIRLINES
-        .iter()
-        .map(|a| (AirlineId::new(*a), MemDisk::default()))
-        .collect();
-    let mut net = Net {
-        nodes: disks
-            .iter()
-            .map(|(a, d)| (a.clone(), open_node(config(a.as_str(), true), d, T0)))
-            .collect(),
-        disks,
-        queue: VecDeque::new(),
-        log: Vec::new(),
-        now: T0,
-        next_request: 0,
-    };
-    let all: Vec<AirlineId> = net.nodes.keys().cloned().collect();
-    for x in &all {
-        for y in all.iter().filter(|y| *y != x) {
-            net.feed(x, Input::Connected(y.clone()));
-        }
-    }
-    net.settle();
+    let mut net = net();
     for (i, a) in AIRLINES.iter().enumerate() {
-        net.request(a, Request::PutAirports(airports()));
-        net.request(a, Request::PutFlights(vec![flight(a, i as u32 + 1)]));
+        request(&mut net, a, Request::PutAirports(airports()));
+        request(
+            &mut net,
+            a,
+            Request::PutFlights(vec![flight(a, i as u32 + 1)]),
+        );
     }
     let buy = |key: &str, flight: &str, seat: Option<&str>| {
         Request::Purchase(PurchaseRequest {
@@ -426,12 +338,15 @@ pub fn exchange() -> Exchange {
         })
     };
     // From giro's own escrow of rumos' flight, then a seat only rumos holds (a hand-over).
-    net.request("giro", buy("k1", "RU1", None));
-    let victim = AirlineId::new(VICTIM);
-    let victim_early = Snapshot::of_disk(&net.disks[&victim], config(VICTIM, true));
-    net.request("giro", buy("k2", "RU1", Some("3D")));
+    request(&mut net, "giro", buy("k1", "RU1", None));
+    let victim_early = Snapshot::of_disk(
+        net.disk(VICTIM).expect("the victim's device"),
+        config(VICTIM, true),
+    );
+    request(&mut net, "giro", buy("k2", "RU1", Some("3D")));
     // A two-airline itinerary at boreal.
-    net.request(
+    request(
+        &mut net,
         "boreal",
         Request::Purchase(PurchaseRequest {
             key: "k3".into(),
@@ -451,7 +366,8 @@ pub fn exchange() -> Exchange {
             seat_fallback: Default::default(),
         }),
     );
-    net.request(
+    request(
+        &mut net,
         "rumos",
         Request::Hold(HoldRequest {
             hold_id: "cart-1".into(),
@@ -464,7 +380,8 @@ pub fn exchange() -> Exchange {
             seat_fallback: Default::default(),
         }),
     );
-    net.request(
+    request(
+        &mut net,
         "giro",
         Request::Cancel {
             ticket: passcom_crdt::TicketId::new("giro-3-1"),
@@ -472,17 +389,16 @@ pub fn exchange() -> Exchange {
         },
     );
     // A tick: every node asks the others what it lacks (sync requests) and the answers flow.
-    net.now += 1_000;
-    for a in &all {
-        net.feed(a, Input::Timer(Timer::Tick));
-    }
-    net.settle();
-    let victim_end = Snapshot::of_disk(&net.disks[&victim], config(VICTIM, true));
+    net.tick(1_000);
+    let victim_end = Snapshot::of_disk(
+        net.disk(VICTIM).expect("the victim's device"),
+        config(VICTIM, true),
+    );
     // The state the node target always started from: a fresh victim given the others' events.
     let disk = MemDisk::default();
     let mut fresh = open_node(config(VICTIM, true), &disk, T0);
     for a in AIRLINES.iter().filter(|a| **a != VICTIM) {
-        let events = events_of(&net.log, a);
+        let events = events_of(net.log.as_deref().unwrap_or_default(), a);
         let _ = fresh.handle(
             Input::Message {
                 from: AirlineId::new(*a),
@@ -494,7 +410,7 @@ pub fn exchange() -> Exchange {
     drop(fresh);
     let victim_others = Snapshot::of_disk(&disk, config(VICTIM, true));
     Exchange {
-        log: net.log,
+        log: net.log.take().unwrap_or_default(),
         victim_early,
         victim_end,
         victim_others,

@@ -13,6 +13,8 @@
 //!   (the simulator's disks and the fuzz targets' prepared states).
 //! - [`routes`]: route search over the catalog (pure).
 //! - [`demo`]: the demo catalog of Brazil's 27 capitals and a seeded synthetic generator.
+//! - [`cluster`]: several nodes in one process joined by an in-order queue, with cuts,
+//!   ticks and reply bookkeeping: the node tests', fuzz fixtures' and catch-up bench's network.
 //! - [`fixtures`]: flights and airports for tests, fuzz targets and benchmarks (not the demo
 //!   catalog, which is the product's).
 //! - [`peer_status`]: what a running peer reports of its network side ([`PeerStatus`],
@@ -20,6 +22,7 @@
 //!   driver and the HTTP API.
 
 mod bytes;
+pub mod cluster;
 pub mod demo;
 pub mod fixtures;
 pub mod machine;

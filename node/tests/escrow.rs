@@ -30,7 +30,7 @@ fn pools(c: &Cluster, at: &str, flight: &str) -> BTreeMap<String, u32> {
 /// with rumos's 40-seat flight RU1 giving 4 seats to each partner.
 fn cluster(adaptive: bool) -> Cluster {
     let names = ["boreal", "giro", "rumos"];
-    let mut c = Cluster::new(&names);
+    let mut c = common::cluster(&names);
     for n in names {
         let mut cfg = Config::new(n);
         cfg.refill_low_water = 0;

@@ -7,7 +7,7 @@ use passcom_crdt::{Flight, FlightId, SeatId, TokenState};
 use passcom_node::*;
 
 fn three_airlines() -> Cluster {
-    let mut c = Cluster::new(&["boreal", "giro", "rumos"]);
+    let mut c = cluster(&["boreal", "giro", "rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -148,7 +148,7 @@ fn concurrent_buyers_of_the_last_seat_exactly_one_wins() {
 
 #[test]
 fn a_purchase_group_commits_as_one_event() {
-    let mut c = Cluster::new(&["rumos"]);
+    let mut c = cluster(&["rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 10, "ABCDEF")],
@@ -261,7 +261,7 @@ fn tickets_survive_a_restart() {
 
 #[test]
 fn a_partner_sells_from_escrow_while_cut_off_and_everyone_converges() {
-    let mut c = Cluster::new(&["boreal", "giro", "rumos"]);
+    let mut c = cluster(&["boreal", "giro", "rumos"]);
     let mut f = flight("rumos", "RU1", "SSA", "BSB", 10, 5, "ABCD");
     f.escrow = Flight::escrow_for(f.capacity(), 0.2, &[a("giro"), a("boreal")]);
     c.put("rumos", vec![f]);

@@ -33,7 +33,7 @@ fn alone(node: &Node) -> Presence {
 
 #[test]
 fn a_purchase_refused_while_the_holder_is_cut_off_succeeds_on_retry_with_the_same_key() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -66,7 +66,7 @@ fn a_purchase_refused_while_the_holder_is_cut_off_succeeds_on_retry_with_the_sam
 
 #[test]
 fn a_silent_cut_is_noticed_within_seconds_and_its_end_at_once() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -117,7 +117,7 @@ fn a_silent_cut_is_noticed_within_seconds_and_its_end_at_once() {
 
 #[test]
 fn a_pending_purchase_ends_when_its_holder_goes_silent() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -145,7 +145,7 @@ fn a_pending_purchase_ends_when_its_holder_goes_silent() {
 #[test]
 fn a_peer_back_from_a_long_outage_catches_up_whatever_the_dependencies() {
     let names = ["boreal", "giro", "rumos"];
-    let mut c = Cluster::new(&[]);
+    let mut c = cluster(&[]);
     for n in names {
         let mut cfg = Config::new(n);
         cfg.max_events_per_sync = 3;
@@ -198,7 +198,7 @@ fn a_peer_back_from_a_long_outage_catches_up_whatever_the_dependencies() {
 
 #[test]
 fn a_peer_that_lost_its_disk_recovers_its_sales_from_partners_before_selling_again() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![with_escrow(
@@ -268,7 +268,7 @@ fn a_peer_that_lost_its_disk_recovers_its_sales_from_partners_before_selling_aga
 
 #[test]
 fn a_fresh_network_starts_selling_without_partners() {
-    let mut c = Cluster::new(&[]);
+    let mut c = cluster(&[]);
     let mut cfg = recovering("rumos");
     cfg.fresh_network = true;
     c.configs.insert(a("rumos"), cfg);
@@ -286,7 +286,7 @@ fn a_fresh_network_starts_selling_without_partners() {
 
 #[test]
 fn two_events_under_one_number_are_detected_and_the_second_is_refused() {
-    let mut c = Cluster::new(&["boreal", "giro", "rumos"]);
+    let mut c = cluster(&["boreal", "giro", "rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -339,7 +339,7 @@ fn two_events_under_one_number_are_detected_and_the_second_is_refused() {
 
 #[test]
 fn a_wall_clock_stepped_back_keeps_every_timer_bounded() {
-    let mut c = Cluster::new(&["rumos"]);
+    let mut c = cluster(&["rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -367,7 +367,7 @@ fn a_wall_clock_stepped_back_keeps_every_timer_bounded() {
 
 #[test]
 fn checking_out_a_cart_whose_seat_was_sold_after_a_clock_step_is_a_refusal() {
-    let mut c = Cluster::new(&["rumos"]);
+    let mut c = cluster(&["rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 1, "A")],
@@ -438,7 +438,7 @@ fn a_forged_event_under_our_own_name_is_rejected_and_does_not_halt_us() {
 
 #[test]
 fn a_recovering_peer_is_not_caught_up_while_a_partner_holds_more_of_its_own_events() {
-    let mut c = Cluster::new(&["giro"]);
+    let mut c = cluster(&["giro"]);
     c.configs.insert(a("rumos"), recovering("rumos"));
     c.open("rumos");
     c.input(&a("rumos"), Input::Connected(a("giro")));
@@ -483,7 +483,7 @@ fn a_recovering_peer_is_not_caught_up_while_a_partner_holds_more_of_its_own_even
 
 #[test]
 fn a_chosen_seat_held_by_the_owner_sells_at_a_partner_whose_escrow_pool_is_full() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![with_escrow(
@@ -551,7 +551,7 @@ fn a_restored_peer_waits_for_the_partner_that_alone_holds_some_of_its_events() {
         giro_seq
     };
 
-    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    let mut c = cluster(&["giro", "rumos", "boreal"]);
     let giro_seq = restore(&mut c);
     match c.node("giro").state() {
         // The operator is told whom it waits for: the partner behind the cut.
@@ -582,7 +582,7 @@ fn a_restored_peer_waits_for_the_partner_that_alone_holds_some_of_its_events() {
     }
 
     // The same, but the operator says rumos is gone for good: the wait ends at once.
-    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    let mut c = cluster(&["giro", "rumos", "boreal"]);
     restore(&mut c);
     c.input(&a("giro"), Input::PartnerGone(a("rumos")));
     assert_eq!(c.node("giro").state(), PeerState::Active);
@@ -594,7 +594,7 @@ fn a_restored_peer_waits_for_the_partner_that_alone_holds_some_of_its_events() {
 /// seat back, and every try ended in a timeout.
 #[test]
 fn a_chosen_seat_held_by_a_partner_sells_at_the_operating_airline() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![with_escrow(
@@ -677,12 +677,16 @@ fn run_twin(c: &mut Cluster, twin_store: Store, seconds: usize) -> (bool, PeerSt
         }
         // The partners' answers to the twin's probes are the twin's.
         let queued = std::mem::take(&mut c.queue);
-        for (to, from, msg) in queued {
-            let mine = matches!(&msg, Message::Page { presence, .. } if presence.incarnation == me);
-            if to.as_str() == "giro" && mine {
-                inputs.push(Input::Message { from, msg });
+        for env in queued {
+            let mine =
+                matches!(&env.msg, Message::Page { presence, .. } if presence.incarnation == me);
+            if env.to.as_ref().is_some_and(|t| t.as_str() == "giro") && mine {
+                inputs.push(Input::Message {
+                    from: env.from,
+                    msg: env.msg,
+                });
             } else {
-                c.queue.push_back((to, from, msg));
+                c.queue.push_back(env);
             }
         }
         c.tick(1_000);
@@ -696,7 +700,7 @@ fn run_twin(c: &mut Cluster, twin_store: Store, seconds: usize) -> (bool, PeerSt
 /// partners tell it they hear another process of its identity, and it halts before it writes.
 #[test]
 fn a_second_process_with_a_live_peer_s_identity_halts_before_it_sells() {
-    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    let mut c = cluster(&["giro", "rumos", "boreal"]);
     c.put(
         "giro",
         vec![flight("giro", "GI1", "BSB", "REC", 12, 5, "AB")],
@@ -707,7 +711,7 @@ fn a_second_process_with_a_live_peer_s_identity_halts_before_it_sells() {
         assert!(c.ticket(id).is_some());
     }
     c.ticks(2, 1_000);
-    let copy = c.dir.path().join("giro-copy.redb");
+    let copy = c.dir().unwrap().join("giro-copy.redb");
     std::fs::copy(c.path("giro"), &copy).unwrap();
     let (sold, state) = run_twin(&mut c, Store::open(&copy).unwrap(), 15);
     assert!(!sold, "the twin sold while giro ran");
@@ -728,7 +732,7 @@ fn a_second_process_with_a_live_peer_s_identity_halts_before_it_sells() {
 /// have heard it alone for the twin wait, it sells.
 #[test]
 fn a_restart_from_the_same_store_sells_after_the_twin_wait() {
-    let mut c = Cluster::new(&["giro", "rumos", "boreal"]);
+    let mut c = cluster(&["giro", "rumos", "boreal"]);
     c.put(
         "giro",
         vec![flight("giro", "GI1", "BSB", "REC", 12, 5, "AB")],
@@ -738,7 +742,7 @@ fn a_restart_from_the_same_store_sells_after_the_twin_wait() {
     assert!(c.ticket(id).is_some());
     c.tick(1_000);
     c.crash("giro");
-    let copy = c.dir.path().join("giro-copy.redb");
+    let copy = c.dir().unwrap().join("giro-copy.redb");
     std::fs::copy(c.path("giro"), &copy).unwrap();
     let (sold, state) = run_twin(&mut c, Store::open(&copy).unwrap(), 4);
     assert!(!sold, "sold before the twin wait was over");
@@ -753,7 +757,7 @@ fn a_restart_from_the_same_store_sells_after_the_twin_wait() {
 /// takes one of them in the same request; a retry of its key answers with that ticket.
 #[test]
 fn a_chosen_seat_held_by_a_cut_off_partner_falls_back_to_the_nearest_seat_sold_here() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![with_escrow(

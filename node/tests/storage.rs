@@ -27,7 +27,7 @@ fn a_corrupted_database_file_is_refused_with_its_name() {
 
 #[test]
 fn a_truncated_database_file_is_refused_or_loses_nothing_it_confirmed() {
-    let mut c = Cluster::new(&["rumos"]);
+    let mut c = cluster(&["rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -53,7 +53,7 @@ fn a_truncated_database_file_is_refused_or_loses_nothing_it_confirmed() {
 
 #[test]
 fn a_data_folder_of_another_airline_is_refused() {
-    let mut c = Cluster::new(&["rumos"]);
+    let mut c = cluster(&["rumos"]);
     c.crash("rumos");
     let store = Store::open(&c.path("rumos")).unwrap();
     let err = Node::open(Config::new("giro"), store, T0).expect_err("rumos's file is not giro's");
@@ -196,7 +196,7 @@ fn a_full_disk_refuses_the_purchase_and_the_peer_recovers_when_space_returns() {
 /// the copy.
 #[test]
 fn an_in_memory_copy_of_a_store_holds_the_same_state_and_keeps_its_writes() {
-    let mut c = Cluster::new(&["rumos", "giro"]);
+    let mut c = cluster(&["rumos", "giro"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],

@@ -22,7 +22,7 @@ fn rejected(out: &[Output]) -> bool {
 }
 
 fn one_flight_cluster() -> Cluster {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB")],
@@ -168,7 +168,7 @@ fn a_learned_key_is_kept_across_a_restart_and_a_second_key_is_refused() {
 
 #[test]
 fn a_peer_that_keeps_asking_for_seats_gets_only_a_bounded_pool() {
-    let mut c = Cluster::new(&["rumos"]);
+    let mut c = cluster(&["rumos"]);
     c.put(
         "rumos",
         vec![flight("rumos", "RU1", "SSA", "BSB", 10, 30, "ABCDEF")],
@@ -527,7 +527,7 @@ fn a_rejection_names_the_message_not_every_message_of_its_sender() {
 /// placed by a traveler at giro, reaches rumos under `giro-…` and checks out there.
 #[test]
 fn a_hold_under_a_cart_id_of_another_airline_is_rejected() {
-    let mut c = Cluster::new(&["giro", "rumos"]);
+    let mut c = cluster(&["giro", "rumos"]);
     let mut f = flight("rumos", "RU1", "SSA", "BSB", 10, 2, "AB");
     f.escrow = vec![passcom_crdt::EscrowShare {
         airline: a("giro"),
