@@ -386,8 +386,8 @@ fn a_twins_events_are_judged_with_the_copies_that_hold_them() {
 /// origin writing a number again after its twin (the last copy of the old event) stopped,
 /// where the new event itself was counted as a copy of the old; seed 20198, a twin of giro
 /// that outlived every disk held the last copies of rumos' and boreal's events, and only
-/// giro's were judged lost when it stopped. And seed 29412, of the second long run (04ca439):
-/// an event of boreal waited in a partner's queue of early events while boreal's disk was
+/// giro's were judged lost when it stopped. And seeds 29412, 35264 and 43439, of the second
+/// long run (04ca439): an event waited in a partner's queue of early events while a disk was
 /// replaced, was judged lost, and was applied once its dependency landed.
 #[test]
 fn events_held_by_a_stopped_twin_or_queued_for_a_gone_peer_are_judged_right() {
@@ -395,7 +395,7 @@ fn events_held_by_a_stopped_twin_or_queued_for_a_gone_peer_are_judged_right() {
         steps: 2_000,
         ..SimOptions::default()
     };
-    let outcomes: Vec<Outcome> = [1137, 18421, 20198, 29412]
+    let outcomes: Vec<Outcome> = [1137, 18421, 20198, 29412, 35264, 43439]
         .into_iter()
         .map(|seed| run_schedule(&opts, seed))
         .collect();
