@@ -809,3 +809,84 @@ fn a_chosen_seat_held_by_a_cut_off_partner_falls_back_to_the_nearest_seat_sold_h
     let again = buy(&mut c);
     assert_eq!(c.ticket(again).map(|t| &t.id), Some(&t.id));
 }
+
+/// boreal publishes a flight with a share of its seats at rumos, and rumos sells one: only
+/// giro's queue of early events holds that sale, since giro never heard of the flight. Then
+/// rumos is gone for good and boreal comes back from a backup taken before the flight:
+/// nobody holds the flight's event any more, and boreal writes that number again, with the
+/// share at giro this time. On the main of 2026-12-04 giro then tried the waiting sale
+/// against seats rumos never held and rejected honest rumos (the kind of seed 59802 of the
+/// simulator's default schedules); now the restarted boreal's first probe clears the waiting
+/// events that might hang on what it lost.
+#[test]
+fn events_waiting_on_a_restored_peers_lost_history_are_dropped_not_rejected() {
+    let mut c = Cluster::in_memory(&["boreal", "giro", "rumos"]);
+    c.request("boreal", Request::PutAirports(airports()));
+    c.settle();
+    c.ticks(2, 500);
+    let backup = c.disk("boreal").expect("in memory").snapshot();
+    let before = c.node("boreal").clock().get(&a("boreal"));
+
+    // giro hears neither the flight nor the sale; the sale is kept for later.
+    c.silent.insert(a("giro"));
+    let f = flight("boreal", "BO1", "SSA", "REC", 12, 5, "AB");
+    c.put("boreal", vec![with_escrow(f.clone(), &["rumos"])]);
+    c.log = Some(Vec::new());
+    let sold = c.buy("rumos", "k1", &[("BO1", None)]);
+    c.settle();
+    assert!(c.ticket(sold).is_some(), "rumos sells from its share");
+    let sale: Vec<Message> = c
+        .log
+        .take()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.from == a("rumos") && matches!(e.msg, Message::Events { .. }))
+        .map(|e| e.msg)
+        .collect();
+    assert!(!sale.is_empty());
+
+    // rumos is gone for good; boreal is restored from the backup; the sale reaches giro,
+    // which waits for the flight.
+    let rumos_seq = c.node("rumos").clock().get(&a("rumos"));
+    c.crash("rumos");
+    c.crash("boreal");
+    c.disk("boreal").unwrap().restore(&backup);
+    c.silent.remove(&a("giro"));
+    for msg in sale {
+        c.input(
+            &a("giro"),
+            Input::Message {
+                from: a("rumos"),
+                msg,
+            },
+        );
+    }
+    c.settle();
+    assert!(
+        c.node("giro").clock().get(&a("rumos")) < rumos_seq,
+        "the sale waits at giro"
+    );
+    let mut cfg = recovering("boreal");
+    cfg.partners = [a("giro"), a("rumos")].into();
+    cfg.gone_partners = [a("rumos")].into();
+    c.configs.insert(a("boreal"), cfg);
+    c.open("boreal");
+    c.connect("boreal");
+    c.ticks(5, 500);
+    assert_eq!(c.node("boreal").state(), PeerState::Active);
+    assert_eq!(c.node("boreal").clock().get(&a("boreal")), before);
+
+    // boreal writes the lost number again, differently; giro applies it and blames no one
+    // (the cluster is strict: a rejection panics).
+    c.put("boreal", vec![with_escrow(f, &["giro"])]);
+    c.ticks(5, 500);
+    assert!(c.node("boreal").clock().get(&a("boreal")) > before);
+    assert_eq!(c.node("giro").clock(), c.node("boreal").clock());
+    assert_eq!(c.live_seats("giro"), c.live_seats("boreal"));
+    let id = c.buy("giro", "k2", &[("BO1", Some("1A"))]);
+    c.settle();
+    assert!(
+        c.ticket(id).is_some(),
+        "giro sells the seat rumos once sold"
+    );
+}

@@ -401,3 +401,20 @@ fn events_held_by_a_stopped_twin_or_queued_for_a_gone_peer_are_judged_right() {
         .collect();
     assert_no_violation(&opts, &outcomes);
 }
+
+/// Seed 59802 of the default schedules (the second long run, 04ca439), a node bug: boreal
+/// handed a seat to rumos and crashed; rumos received it and sold it, and was then gone for
+/// good. giro held rumos' events only in its queue of early events, waiting for boreal's
+/// hand-over, which no store held any more. Restored from an old backup, boreal wrote those
+/// numbers again and handed the seat to giro instead; giro's waiting event of rumos then met
+/// a token state it never saw, and giro rejected honest rumos. A partner now drops the events
+/// of other origins waiting in its queue when a restarted process probes it.
+#[test]
+fn events_waiting_on_a_restored_peers_lost_history_are_dropped_not_rejected() {
+    let opts = SimOptions {
+        steps: 2_000,
+        ..SimOptions::default()
+    };
+    let outcomes = vec![run_schedule(&opts, 59802)];
+    assert_no_violation(&opts, &outcomes);
+}

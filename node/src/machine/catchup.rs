@@ -73,7 +73,8 @@ impl Node {
         incarnation: u64,
         now: Millis,
     ) {
-        self.forget_events_disowned_by(from, clock.get(from));
+        let restarted = self.is_new_process_of(from, incarnation);
+        self.forget_events_disowned_by(from, clock.get(from), restarted);
         let presence = self.presence_for(from, incarnation, now);
         let (events, more) = self
             .events_missing_from(clock, self.cfg.max_events_per_sync)

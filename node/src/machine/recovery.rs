@@ -230,9 +230,26 @@ impl Node {
     /// again by its recovered self. Drop them, so the old version never lands on top of the
     /// new one. It is always safe: the deferred queue is a cache, and an event dropped by a
     /// stale probe comes back through catch-up.
-    pub(super) fn forget_events_disowned_by(&mut self, origin: &AirlineId, seq: u64) {
+    ///
+    /// When the probe comes from a process of `origin` this peer had not heard before
+    /// (`restarted`), the events of *other* origins waiting here go too. One of them may
+    /// wait for an event of `origin` that no store holds any more: written by `origin`
+    /// before it lost its disk, sent to a partner that is gone for good, and built on by
+    /// that partner. The restarted `origin` writes that number again, differently, and the
+    /// waiting event would then meet a token state it never saw and be rejected, its honest
+    /// origin blamed (seed 59802 of the default schedules). Nothing tells which waiting
+    /// events hang on the lost ones, so all of them go; any that still has a holder comes
+    /// back through catch-up, and a restarted partner probes before it writes anything new
+    /// (it recovers first), so this happens before the new numbers can arrive.
+    pub(super) fn forget_events_disowned_by(
+        &mut self,
+        origin: &AirlineId,
+        seq: u64,
+        restarted: bool,
+    ) {
         if origin != &self.cfg.airline {
-            self.deferred.retain(|(o, s)| o != origin || *s <= seq);
+            self.deferred
+                .retain(|(o, s)| if o == origin { *s <= seq } else { !restarted });
         }
     }
 

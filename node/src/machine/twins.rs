@@ -88,6 +88,14 @@ impl Incarnations {
         });
     }
 
+    /// Whether `incarnation` is a process of `airline` this peer has not heard before,
+    /// while it heard another one: the airline restarted (or a twin appeared) since.
+    fn is_new_process(&self, airline: &AirlineId, incarnation: u64) -> bool {
+        self.by_airline.get(airline).is_some_and(|list| {
+            !list.is_empty() && list.iter().all(|h| h.incarnation != incarnation)
+        })
+    }
+
     /// What to tell `airline`'s incarnation `incarnation` at `now`: another incarnation
     /// heard more than `grace` after its first probe, or how long it has been heard alone.
     fn presence(
@@ -158,6 +166,13 @@ impl Node {
         let gap = self.cfg.suspect_after_ms;
         self.incarnations.heard(from, incarnation, now, gap);
         self.incarnations.presence(from, incarnation, now, gap)
+    }
+
+    /// Whether a probe of `from`'s incarnation `incarnation` comes from a process of `from`
+    /// this peer has not heard before, while it heard another one (see
+    /// [`Node::forget_events_disowned_by`]).
+    pub(super) fn is_new_process_of(&self, from: &AirlineId, incarnation: u64) -> bool {
+        self.incarnations.is_new_process(from, incarnation)
     }
 
     /// A partner's answer says what it heard of our identity. While recovering, another
