@@ -250,6 +250,12 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             map.insert("fault_families".into(), opts.faults.to_string().into());
             map.insert("elapsed_ms".into(), (elapsed.as_millis() as u64).into());
             map.insert("failure".into(), failure.unwrap_or(serde_json::Value::Null));
+            // Every failing seed of the run (with `--keep-going`, all of them): what a long
+            // run records, where `failure` details only the first.
+            let mut seeds: Vec<u64> = failures.iter().map(|(_, o)| o.seed).collect();
+            seeds.sort_unstable();
+            seeds.dedup();
+            map.insert("failing_seeds".into(), seeds.into());
             if let Some(f) = &fixed_summary {
                 map.insert(
                     "baseline_fixed".into(),
