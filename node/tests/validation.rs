@@ -462,6 +462,65 @@ fn a_peer_never_connected_to_an_airline_learns_its_key_from_a_relayed_record_eve
     assert!(!boreal.roster().contains_key(&a("mallory")));
 }
 
+/// A copy of a key record the node already holds is taken without checking its signature
+/// again (every catch-up page comes after the same records); a record that differs from the
+/// held one in any byte is checked in full and rejected when its signature does not hold.
+#[test]
+fn a_held_key_record_is_taken_again_but_a_changed_copy_of_it_is_rejected() {
+    use ed25519_dalek::Signer;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new("boreal");
+    cfg.signing_key = Some([3; 32]);
+    cfg.require_signatures = true;
+    let store = Store::open(&dir.path().join("boreal.redb")).unwrap();
+    let mut boreal = Node::open(cfg, store, T0).unwrap().0;
+    let giro = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+    let mut record = KeyRecord {
+        airline: a("giro"),
+        key: giro.verifying_key().to_bytes().to_vec(),
+        signature: vec![],
+    };
+    record.signature = giro.sign(&record.signed_bytes()).to_bytes().to_vec();
+    let mut send = |records: Vec<KeyRecord>| {
+        boreal.handle(
+            Input::Message {
+                from: a("rumos"),
+                msg: Message::Keys { records },
+            },
+            T0,
+        )
+    };
+    assert!(!rejected(&send(vec![record.clone()])), "learned");
+    assert!(
+        !rejected(&send(vec![record.clone()])),
+        "the held copy again"
+    );
+    // The same airline and key under a signature changed in one byte: not the held record,
+    // so it is checked, and the signature does not hold.
+    let mut changed = record.clone();
+    changed.signature[0] ^= 1;
+    assert!(rejected(&send(vec![changed])), "a changed signature");
+    // The held signature over another key: checked, and rejected.
+    let mut other_key = record.clone();
+    other_key.key = ed25519_dalek::SigningKey::from_bytes(&[9; 32])
+        .verifying_key()
+        .to_bytes()
+        .to_vec();
+    assert!(
+        rejected(&send(vec![other_key])),
+        "the signature over another key"
+    );
+    // The held key and signature under another name: checked, and rejected.
+    let mut other_name = record.clone();
+    other_name.airline = a("mallory");
+    assert!(rejected(&send(vec![other_name])), "another name");
+    assert_eq!(
+        boreal.roster().get(&a("giro")),
+        Some(&giro.verifying_key().to_bytes())
+    );
+    assert!(!boreal.roster().contains_key(&a("mallory")));
+}
+
 /// Rejections name the message that carried the rejected content, so the transport penalises
 /// that message and not every message its sender had in the batch. An event that waited for a
 /// predecessor and is rejected in a later batch names no message of that batch (its own was
