@@ -57,12 +57,14 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fuzz_target!(|script: Script| {
-    passcom_fuzz::allow_caught_panics();
+fuzz_target!(|script: Script| passcom_fuzz::with_caught_panics(|| play(&script)));
+
+/// Plays `script` against a copy of its starting node.
+fn play(script: &Script) {
     let fx = fixture();
     let (start, baseline) =
         &fx.starts[(script.state as usize % 2) * 2 + script.signatures as usize];
     let mut player = Player::new(start.fork(), &fx.pool, NOW, script.signatures, baseline);
     player.play_all(&script.ops);
     start.recycle(player.node);
-});
+}

@@ -539,6 +539,32 @@ impl Store {
         Ok(out)
     }
 
+    /// The encoded rows of `origin`'s events numbered `from..=to`, as (number, bytes), on a
+    /// store made by [`Store::to_memory`]; `None` on a redb store. For a harness that checks a
+    /// copy's log against the log it was copied with: a row the copy never rewrote is the
+    /// very allocation it was copied with (`Arc::ptr_eq`), so only the rows it wrote need
+    /// decoding ([`Store::events`]).
+    pub fn event_rows(
+        &self,
+        origin: &AirlineId,
+        from: u64,
+        to: u64,
+    ) -> Option<Vec<(u64, Arc<[u8]>)>> {
+        let Backend::Memory(t) = &self.backend else {
+            return None;
+        };
+        if from > to {
+            return Some(Vec::new());
+        }
+        let range = (origin.as_str().to_owned(), from)..=(origin.as_str().to_owned(), to);
+        Some(
+            t.events
+                .range(range)
+                .map(|((_, seq), v)| (*seq, v.clone()))
+                .collect(),
+        )
+    }
+
     /// Commits `batch` as one durable write transaction. On error nothing of it is written,
     /// and the next call first reopens the file (see [`Store::recover`]).
     pub(crate) fn commit(&mut self, batch: Batch) -> Result<(), StoreError> {

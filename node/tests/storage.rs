@@ -226,6 +226,26 @@ fn an_in_memory_copy_of_a_store_holds_the_same_state_and_keeps_its_writes() {
         node.store().events(origin, 1, u64::MAX, 1).unwrap(),
         original.store().events(origin, 1, u64::MAX, 1).unwrap()
     );
+    // The encoded rows: none on redb; on a copy, one per event `events` reads, and a copy of
+    // the copy shares their allocations (the fuzz targets' log check relies on it).
+    assert!(original.store().event_rows(origin, 1, u64::MAX).is_none());
+    let rows = node.store().event_rows(origin, 1, u64::MAX).unwrap();
+    let events = node
+        .store()
+        .events(origin, 1, u64::MAX, usize::MAX)
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+        events.iter().map(|e| e.seq).collect::<Vec<_>>()
+    );
+    let shared = node.store().to_memory().unwrap();
+    let shared_rows = shared.event_rows(origin, 1, u64::MAX).unwrap();
+    assert_eq!(shared_rows.len(), rows.len());
+    assert!(
+        rows.iter()
+            .zip(&shared_rows)
+            .all(|(a, b)| a.0 == b.0 && std::sync::Arc::ptr_eq(&a.1, &b.1))
+    );
     // A sale in the copy is durable in the copy (a node reopened over a copy of it has it)
     // and never reaches the original.
     let id = 99;

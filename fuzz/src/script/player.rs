@@ -16,10 +16,22 @@ use passcom_node::{
     PurchaseRequest, Request, TicketStatus, Timer,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-/// The events a node's log holds, as they were adopted.
+/// The events a node's log holds, as they were adopted, and their rows in its in-memory
+/// store ([`passcom_node::Store::event_rows`]): a copy of the node whose row is still the
+/// same allocation holds the same bytes, so the same event, and is not decoded again.
 #[derive(Clone, Debug, Default)]
-pub struct Adopted(BTreeMap<(AirlineId, u64), Event>);
+pub struct Adopted {
+    events: BTreeMap<(AirlineId, u64), Event>,
+    rows: BTreeMap<(AirlineId, u64), Arc<[u8]>>,
+}
+
+impl Adopted {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
 
 /// Plays an input against a node and checks it after every step.
 pub struct Player<'a> {
@@ -29,9 +41,12 @@ pub struct Player<'a> {
     pub pool: &'a Pool,
     /// The node's time.
     pub now: Millis,
-    /// Every (origin, seq) the node has adopted, with the event it adopted: an event
-    /// once in the log never changes.
-    adopted: BTreeMap<(AirlineId, u64), Event>,
+    /// Every (origin, seq) the node had adopted when it was copied, with the event it
+    /// adopted: an event once in the log never changes. Shared by every input, never copied.
+    baseline: &'a Adopted,
+    /// Every (origin, seq) adopted since, with the event (and, for [`Player::baseline`], the
+    /// row).
+    adopted: Adopted,
     /// The nonce of the node's latest probe to each partner.
     probes: BTreeMap<AirlineId, Millis>,
     /// The ids of the requests made to the node, so any reply can be matched to one.
@@ -50,20 +65,21 @@ impl<'a> Player<'a> {
         pool: &'a Pool,
         now: Millis,
         signatures: bool,
-        baseline: &Adopted,
+        baseline: &'a Adopted,
     ) -> Self {
         let mut p = Player {
             node,
             pool,
             now,
-            adopted: baseline.0.clone(),
+            baseline,
+            adopted: Adopted::default(),
             probes: BTreeMap::new(),
             requests: BTreeSet::new(),
             next_request: 0,
             signatures,
         };
         // A copy of a node whose log `baseline` holds: nothing to check yet.
-        if p.adopted.is_empty() {
+        if baseline.is_empty() {
             p.check_log();
         }
         p
@@ -75,8 +91,9 @@ impl<'a> Player<'a> {
     /// Panics: when the log fails the checks of [`Player::check_log`].
     pub fn baseline(node: Node, pool: &Pool, signatures: bool) -> Adopted {
         let now = T0;
-        let p = Player::new(node, pool, now, signatures, &Adopted::default());
-        Adopted(p.adopted)
+        let empty = Adopted::default();
+        let p = Player::new(node, pool, now, signatures, &empty);
+        p.adopted
     }
 
     /// Feeds one input to the node, records the probes it sends and checks its outputs.
@@ -340,48 +357,94 @@ impl<'a> Player<'a> {
     /// The log: an event once adopted never changes (no two events for one origin and
     /// number), the node's own events are numbered without gaps and signed by its key, and,
     /// when signatures are required, every event of a roster airline is signed by it.
+    ///
+    /// The log is every origin's events from 1 to the node's clock, as a partner asking with
+    /// an empty clock gets it (`Node::events_missing_from`). On an in-memory store only the
+    /// rows written since the copy are decoded: a row that is still the allocation the
+    /// baseline read is the event the baseline checked.
     pub fn check_log(&mut self) {
         let me = self.node.airline().clone();
-        let log = self
-            .node
-            .events_missing_from(&VectorClock::new(), usize::MAX)
-            .expect("the in-memory log reads")
-            .0;
+        let clock = self.node.clock().clone();
         let mut own = 0u64;
-        for e in &log {
-            if e.origin == me {
-                own += 1;
-                assert_eq!(
-                    e.seq, own,
-                    "the node's own log has a gap or is out of order"
-                );
-            }
-            let key = (e.origin.clone(), e.seq);
-            if let Some(first) = self.adopted.get(&key) {
-                // Checked when first seen; it must not have changed since.
-                assert!(
-                    first == e,
-                    "event {} of {} changed in the log: two versions adopted",
-                    e.seq,
-                    e.origin
-                );
+        for (origin, last) in clock.iter() {
+            let Some(rows) = self.node.store().event_rows(origin, 1, last) else {
+                // A redb store: decode the whole log.
+                let log = self
+                    .node
+                    .store()
+                    .events(origin, 1, last, usize::MAX)
+                    .expect("the log reads");
+                for e in log {
+                    self.check_event(&me, &mut own, e, None);
+                }
                 continue;
+            };
+            for (seq, row) in rows {
+                let key = (origin.clone(), seq);
+                if self
+                    .baseline
+                    .rows
+                    .get(&key)
+                    .is_some_and(|b| Arc::ptr_eq(b, &row))
+                {
+                    // The bytes the baseline decoded and checked: the event it adopted.
+                    if *origin == me {
+                        own += 1;
+                        assert_eq!(seq, own, "the node's own log has a gap or is out of order");
+                    }
+                    continue;
+                }
+                let e = self
+                    .node
+                    .store()
+                    .events(origin, seq, seq, 1)
+                    .expect("the in-memory log reads")
+                    .pop()
+                    .expect("a row the store just listed");
+                self.check_event(&me, &mut own, e, Some(row));
             }
-            let must_verify = e.origin == me || self.signatures;
-            if must_verify && let Some(i) = key_of(&e.origin).filter(|i| *i < AIRLINES.len()) {
-                let ok = verifies(i, e.signed_bytes(), &e.signature);
-                assert!(
-                    ok,
-                    "event {} of {} in the log is not signed by it",
-                    e.seq, e.origin
-                );
-            }
-            self.adopted.insert(key, e.clone());
         }
-        assert_eq!(
-            own,
-            self.node.clock().get(&me),
-            "gaps in the node's own log"
-        );
+        assert_eq!(own, clock.get(&me), "gaps in the node's own log");
+    }
+
+    /// [`Player::check_log`] for one event of the log, read from `row` when the store is in
+    /// memory; `own` counts the node's own events so far.
+    fn check_event(&mut self, me: &AirlineId, own: &mut u64, e: Event, row: Option<Arc<[u8]>>) {
+        if e.origin == *me {
+            *own += 1;
+            assert_eq!(
+                e.seq, *own,
+                "the node's own log has a gap or is out of order"
+            );
+        }
+        let key = (e.origin.clone(), e.seq);
+        if let Some(first) = self
+            .baseline
+            .events
+            .get(&key)
+            .or_else(|| self.adopted.events.get(&key))
+        {
+            // Checked when first seen; it must not have changed since.
+            assert!(
+                first == &e,
+                "event {} of {} changed in the log: two versions adopted",
+                e.seq,
+                e.origin
+            );
+            return;
+        }
+        let must_verify = e.origin == *me || self.signatures;
+        if must_verify && let Some(i) = key_of(&e.origin).filter(|i| *i < AIRLINES.len()) {
+            let ok = verifies(i, e.signed_bytes(), &e.signature);
+            assert!(
+                ok,
+                "event {} of {} in the log is not signed by it",
+                e.seq, e.origin
+            );
+        }
+        if let Some(row) = row {
+            self.adopted.rows.insert(key.clone(), row);
+        }
+        self.adopted.events.insert(key, e);
     }
 }
