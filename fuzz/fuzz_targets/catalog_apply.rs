@@ -4,13 +4,16 @@
 //! Two modes, chosen by bit 0 of the first byte:
 //! - raw: the rest is split into byte strings handed over as Automerge changes, as a rogue
 //!   peer could put them in an event;
-//! - structured: the rest drives edits of rumos' own Automerge document with rumos' actor —
-//!   what a rogue *airline* can sign and publish about its own flights, with any keys, types
-//!   and values — and the resulting changes are applied to a replica.
+//! - structured: the rest describes up to 16 operations of one change to rumos' own Automerge
+//!   document, by rumos' actor — what a rogue *airline* can sign and publish about its own
+//!   flights, with any keys, types and values, and with predecessors and a change header that
+//!   Automerge's own API would never write (bits 4–5 of the first byte) — and the change is
+//!   applied to a replica. It is encoded directly (`ExpandedChange`) rather than made by
+//!   editing a copy of the document: the edits were half of each input's time.
 //!
 //! Bit 3 picks the replica: an empty catalog, or the catalog of a real exchange (every
 //! fixture airline's flights and airports), built once per process and cloned per input; the
-//! structured edits then continue rumos' real document, so they change existing flights and
+//! structured change then continues rumos' real document, so they change existing flights and
 //! reach `Flight::check_change` (seats may only be added) and the cross-airline checks.
 //!
 //! Either way, nothing may panic, and every flight the catalog then shows must be one a local
@@ -19,19 +22,22 @@
 //! catalog, no flight of another airline may change, and no flight may lose seats.
 #![no_main]
 
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, Change, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
+use automerge::{
+    AutoCommit, Change, ChangeHash, ExpandedChange, ObjType, ROOT, ReadDoc, ScalarValue,
+};
 use libfuzzer_sys::fuzz_target;
 use passcom_crdt::{AirlineCatalog, AirlineId, Catalog, Flight, FlightId, actor_for};
 use passcom_fuzz::{AIRLINES, events_of, record_exchange, split};
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 use std::sync::OnceLock;
 
-/// The catalog of a real exchange, built once: every airline's document, rumos' as an
-/// Automerge document to edit further, and the flights they show.
+/// The catalog of a real exchange, built once: every airline's document, what a change
+/// continuing rumos' needs, and the flights they show.
 struct Prepared {
     catalog: Catalog,
-    rumos: AutoCommit,
+    base: Base,
     flights: BTreeMap<FlightId, Flight>,
 }
 
@@ -70,7 +76,7 @@ fn prepared() -> &'static Prepared {
             .collect();
         Prepared {
             catalog,
-            rumos,
+            base: Base::of(&mut rumos),
             flights,
         }
     })
@@ -122,83 +128,232 @@ impl Bytes<'_> {
     }
 }
 
-/// Edits rumos' document (a new one, or a copy of `base`) as the input says and returns the
-/// changes made.
-fn structured_changes(input: &[u8], base: Option<&AutoCommit>) -> Vec<Vec<u8>> {
-    let mut doc = match base {
-        Some(d) => d.clone(),
-        None => AutoCommit::new().with_actor(actor_for(&AirlineId::new("rumos"))),
+/// What a structured input needs of rumos' document to write changes that continue it: the
+/// header of the next change and the ids of the objects and values it may overwrite. Read
+/// once, so that an input costs no Automerge edit at all: its change is encoded directly
+/// (`ExpandedChange`), which also lets it carry what Automerge's own API never writes (a
+/// missing or wrong predecessor, a repeated sequence number, overlapping op ids), all of it
+/// within what a rogue airline can sign.
+#[derive(Default)]
+struct Base {
+    deps: Vec<ChangeHash>,
+    /// The sequence number of rumos' last change (0: none).
+    seq: u64,
+    /// The largest op counter in the document (0: none).
+    max_op: u64,
+    flights: Option<OpId>,
+    airports: Option<OpId>,
+    /// Per fixture flight RU0..RU3: its object, and the ops holding each field of `FIELDS`.
+    objects: [Option<(OpId, Vec<Vec<OpId>>)>; 4],
+    /// The ops holding each airport entry, by IATA code.
+    airport_entries: BTreeMap<String, Vec<OpId>>,
+}
+
+/// The legacy op id of an Automerge object or value id (`None` for the root).
+fn op_id(id: &automerge::ObjId) -> Option<OpId> {
+    match id {
+        automerge::ObjId::Root => None,
+        automerge::ObjId::Id(counter, actor, _) => Some(OpId(*counter, actor.clone())),
+    }
+}
+
+/// The ops holding `key` of `obj` in `doc` (several when concurrent writes conflict).
+fn holders(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Vec<OpId> {
+    doc.get_all(obj, key)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(_, id)| op_id(id))
+        .collect()
+}
+
+impl Base {
+    /// The base of rumos' recorded document.
+    fn of(doc: &mut AutoCommit) -> Self {
+        let mine = actor_for(&AirlineId::new("rumos"));
+        let changes = doc.get_changes(&[]);
+        let seq = changes
+            .iter()
+            .filter(|c| c.actor_id() == &mine)
+            .map(|c| c.seq())
+            .max()
+            .unwrap_or(0);
+        let max_op = changes.iter().map(|c| c.max_op()).max().unwrap_or(0);
+        let map = |doc: &AutoCommit, obj: &automerge::ObjId, key: &str| match doc.get(obj, key) {
+            Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some(id),
+            _ => None,
+        };
+        let flights = map(doc, &ROOT, "flights");
+        let airports = map(doc, &ROOT, "airports");
+        let mut objects: [Option<(OpId, Vec<Vec<OpId>>)>; 4] = Default::default();
+        if let Some(f) = &flights {
+            for (n, slot) in objects.iter_mut().enumerate() {
+                if let Some(obj) = map(doc, f, &format!("RU{n}")) {
+                    let fields = FIELDS.iter().map(|k| holders(doc, &obj, k)).collect();
+                    *slot = op_id(&obj).map(|id| (id, fields));
+                }
+            }
+        }
+        let airport_entries = airports
+            .as_ref()
+            .map(|a| {
+                doc.keys(a)
+                    .map(|k| {
+                        let ids = holders(doc, a, &k);
+                        (k, ids)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            deps: doc.get_heads(),
+            seq,
+            max_op,
+            flights: flights.as_ref().and_then(op_id),
+            airports: airports.as_ref().and_then(op_id),
+            objects,
+            airport_entries,
+        }
+    }
+}
+
+/// Builds the change a structured input describes (see the module documentation): up to
+/// `MAX_EDITS` operations on rumos' document, continuing `base` (the recorded document, or an
+/// empty one), with the header perturbed as bits 4–5 of `mode` say.
+fn structured_changes(mode: u8, input: &[u8], base: &Base) -> Vec<Vec<u8>> {
+    let actor = actor_for(&AirlineId::new("rumos"));
+    let start_op = base.max_op + 1;
+    let mut ops: Vec<Op> = Vec::new();
+    // The id the next op gets.
+    let next = |ops: &Vec<Op>| OpId(start_op + ops.len() as u64, actor.clone());
+    let map_key = |k: &str| Key::Map(k.into());
+    let make = |ops: &mut Vec<Op>, obj: ObjectId, key: &str, ty: ObjType, pred: Vec<OpId>| {
+        let id = OpId(start_op + ops.len() as u64, actor.clone());
+        ops.push(Op {
+            action: OpType::Make(ty),
+            obj,
+            key: Key::Map(key.into()),
+            pred: pred.into(),
+            insert: false,
+        });
+        id
     };
-    let before = doc.get_heads();
+    let flights = match &base.flights {
+        Some(id) => id.clone(),
+        None => make(
+            &mut ops,
+            ObjectId::Root,
+            "flights",
+            ObjType::Map,
+            Vec::new(),
+        ),
+    };
+    let airports = match &base.airports {
+        Some(id) => id.clone(),
+        None => make(
+            &mut ops,
+            ObjectId::Root,
+            "airports",
+            ObjType::Map,
+            Vec::new(),
+        ),
+    };
+    // The fixture flights as this change leaves them: object, and the holders of each field.
+    let mut objects = base.objects.clone();
     let mut b = Bytes(input);
-    let existing = |doc: &AutoCommit, key: &str| match doc.get(ROOT, key) {
-        Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some(id),
-        _ => None,
-    };
-    let flights = match existing(&doc, "flights") {
-        Some(id) => id,
-        None => match doc.put_object(ROOT, "flights", ObjType::Map) {
-            Ok(id) => id,
-            Err(_) => return Vec::new(),
-        },
-    };
-    let airports =
-        existing(&doc, "airports").or_else(|| doc.put_object(ROOT, "airports", ObjType::Map).ok());
-    // At most 16 edits: a whole new flight (ten fields) or a handful of edits to the recorded
-    // one. Each edit is an Automerge operation that costs tens of microseconds here and again
-    // when the replica applies it; at 64 an input took over a millisecond.
-    let mut objs: [Option<automerge::ObjId>; 4] = Default::default();
     for _ in 0..MAX_EDITS {
         if b.0.is_empty() {
             break;
         }
         let op = b.byte();
+        let sel = b.byte();
         // RU1 is the recorded flight: on the prepared document, its edits change it.
-        let n = (b.byte() % 4) as usize;
-        // Looked up (or made) once per input: no edit below writes the `flights` map, so a
-        // second lookup would find the same object, at the cost of an Automerge seek.
-        let obj = match &objs[n] {
-            Some(id) => id.clone(),
-            None => {
+        let n = (sel % 4) as usize;
+        let (obj, fields) = match &mut objects[n] {
+            Some(o) => o,
+            slot => {
                 let key = format!("RU{n}");
-                let Ok(id) = (match doc.get(&flights, &key) {
-                    Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Ok(id),
-                    _ => doc.put_object(&flights, &key, ObjType::Map),
-                }) else {
-                    continue;
-                };
-                objs[n] = Some(id.clone());
-                id
+                let id = make(
+                    &mut ops,
+                    ObjectId::Id(flights.clone()),
+                    &key,
+                    ObjType::Map,
+                    Vec::new(),
+                );
+                slot.insert((id, vec![Vec::new(); FIELDS.len()]))
             }
         };
-        let field = FIELDS[(op as usize >> 3) % FIELDS.len()];
-        let value: ScalarValue = match op & 7 {
-            0 => ScalarValue::Int(b.int()),
-            1 => ScalarValue::Int(b.byte() as i64),
-            2 => ScalarValue::Str(b.text().into()),
-            3 => ScalarValue::Boolean(b.byte() & 1 == 1),
-            4 => ScalarValue::F64(f64::from_bits(b.int() as u64)),
-            5 => ScalarValue::Uint(b.int() as u64),
-            6 => {
-                let _ = doc.put_object(&obj, field, ObjType::List);
-                continue;
-            }
+        let f = (op as usize >> 3) % FIELDS.len();
+        // Bits 2–3 of the selector: the op replaces what holds the field now (what an honest
+        // writer does), or claims no predecessor (a conflicting value), or claims the object
+        // itself as its predecessor (an op that does not exist at that key).
+        let pred = match (sel >> 2) & 3 {
+            0 | 1 => std::mem::take(&mut fields[f]),
+            2 => Vec::new(),
+            _ => vec![obj.clone()],
+        };
+        let action = match op & 7 {
+            0 => OpType::Put(ScalarValue::Int(b.int())),
+            1 => OpType::Put(ScalarValue::Int(b.byte() as i64)),
+            2 => OpType::Put(ScalarValue::Str(b.text().into())),
+            3 => OpType::Put(ScalarValue::Boolean(b.byte() & 1 == 1)),
+            4 => OpType::Put(ScalarValue::F64(f64::from_bits(b.int() as u64))),
+            5 => OpType::Put(ScalarValue::Uint(b.int() as u64)),
+            6 => OpType::Make(ObjType::List),
             _ => {
-                if let Some(a) = &airports {
-                    let iata = b.text();
-                    if let Ok(o) = doc.put_object(a, &iata, ObjType::Map) {
-                        let _ = doc.put(&o, field, ScalarValue::Int(b.int()));
-                    }
-                }
+                // An airport entry (a map) with one field.
+                let iata = b.text();
+                let pred = base.airport_entries.get(&iata).cloned().unwrap_or_default();
+                let entry = make(
+                    &mut ops,
+                    ObjectId::Id(airports.clone()),
+                    &iata,
+                    ObjType::Map,
+                    pred,
+                );
+                ops.push(Op {
+                    action: OpType::Put(ScalarValue::Int(b.int())),
+                    obj: ObjectId::Id(entry),
+                    key: map_key(FIELDS[f]),
+                    pred: Vec::new().into(),
+                    insert: false,
+                });
                 continue;
             }
         };
-        let _ = doc.put(&obj, field, value);
+        fields[f] = vec![next(&ops)];
+        ops.push(Op {
+            action,
+            obj: ObjectId::Id(obj.clone()),
+            key: map_key(FIELDS[f]),
+            pred: pred.into(),
+            insert: false,
+        });
     }
-    doc.get_changes(&before)
-        .into_iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect()
+    if ops.is_empty() {
+        return Vec::new();
+    }
+    // Bits 4–5 of the mode: an honest header, or one a rogue could sign: no dependencies, the
+    // sequence number of the last change again, or op ids that overlap the document's.
+    let (mut deps, mut seq, mut start) = (base.deps.clone(), base.seq + 1, start_op);
+    match (mode >> 4) & 3 {
+        0 => {}
+        1 => deps.clear(),
+        2 => seq = base.seq.max(1),
+        _ => start = start_op.saturating_sub(3).max(1),
+    }
+    let change = ExpandedChange {
+        operations: ops,
+        actor_id: actor,
+        hash: None,
+        seq,
+        start_op: NonZeroU64::new(start).expect("at least 1"),
+        time: 0,
+        message: None,
+        deps,
+        extra_bytes: Vec::new(),
+        author: None,
+    };
+    vec![Change::from(change).raw_bytes().to_vec()]
 }
 
 fuzz_target!(|data: &[u8]| passcom_fuzz::with_caught_panics(|| check(data)));
@@ -212,7 +367,12 @@ fn check(data: &[u8]) {
     let changes: Vec<Vec<u8>> = if mode & 1 == 0 {
         split(rest, 8).into_iter().map(<[u8]>::to_vec).collect()
     } else {
-        structured_changes(rest, prep.map(|p| &p.rumos))
+        static EMPTY: OnceLock<Base> = OnceLock::new();
+        let base = match prep {
+            Some(p) => &p.base,
+            None => EMPTY.get_or_init(Base::default),
+        };
+        structured_changes(mode, rest, base)
     };
     // A clone, not a reload: the documents and the view built from them are copied.
     let mut catalog = prep.map(|p| p.catalog.clone()).unwrap_or_default();
