@@ -404,9 +404,10 @@ pub fn http_purchase(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
     let group = (total as f64 / groups.max(1) as f64).round().max(1.0) as usize;
     let raw = super::local::raw_redb_loop(dir, total, group)?;
     let ratio = measured.throughput_per_s.unwrap_or(0.0) / raw.throughput_per_s.unwrap_or(1.0);
-    let met = measured.throughput_per_s.unwrap_or(0.0) >= 20_000.0
+    // Issue #15's target (the first plan's was 20,000 tickets/s with p99 ≤ 5 ms).
+    let met = measured.throughput_per_s.unwrap_or(0.0) >= 10_000.0
         && ratio >= 0.5
-        && measured.p99_ms.unwrap_or(f64::MAX) <= 5.0;
+        && measured.p99_ms.unwrap_or(f64::MAX) <= 10.0;
     Ok(Scenario {
         description: format!(
             "{total} one-leg purchases through HTTP at one peer, {clients} concurrent clients, durable"
@@ -418,7 +419,7 @@ pub fn http_purchase(sizes: Sizes, dir: &Path) -> Result<Scenario, String> {
         }),
         ratio: Some(ratio),
         ratio_of: Some("HTTP throughput / raw redb throughput".into()),
-        target: "≥ 20,000 tickets/s, ≥ 50 % of the raw loop, p99 ≤ 5 ms".into(),
+        target: "≥ 10,000 tickets/s, ≥ 50 % of the raw loop, p99 ≤ 10 ms (issue #15)".into(),
         met: Some(met),
         notes: format!("{groups} group commits for {total} tickets"),
     })
