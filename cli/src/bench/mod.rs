@@ -265,13 +265,13 @@ fn limits(name: &str) -> &'static str {
              2 cores that is about a dozen, and the throughput equals the raw redb loop's at \
              that group size when the disk is slow (fsync-bound) and falls below it when the \
              disk is fast (CPU-bound: allocation ~20 %, seat-label formatting ~5 %, no single \
-             hot spot). The peer hands each batch to the node through tokio's \
-             block_in_place, which moves the worker's other tasks to another thread per batch: \
-             in paired runs beside two fuzzers, calling the node directly instead gave \
-             6,484/s and 9,682/s against 5,815/s and 7,452/s, so that hand-over costs about a \
-             fifth (not changed: a direct call would stall the worker's HTTP connections for a \
-             whole batch, and a catch-up batch can take a second). Next steps: the node on a \
-             thread of its own, fewer allocations per request in the API."
+             hot spot; glibc malloc and free are about a fifth of all samples, the kernel's \
+             scheduling and TCP about a third). Every read of the node by a handler went \
+             through tokio's block_in_place, a thread hand-over per call; it now takes a free \
+             lock at once (paired runs beside two fuzzers: 6,767/s against 6,325/s on \
+             average). The driver's own hand-over per batch costs nothing measurable (a direct \
+             call gave the same figures). Next steps: fewer allocations per request in the API \
+             and the node, fewer wake-ups between the HTTP tasks and the driver."
         }
         "partner_purchase" => {
             "With escrow the partner sells from its own pool with one local commit; without it \
